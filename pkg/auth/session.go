@@ -1,0 +1,126 @@
+package auth
+
+import (
+	"context"
+	"time"
+)
+
+// Session is one login: the server-side state every access token points at.
+// An access token is valid only while its session exists.
+type Session struct {
+	ID         string    `json:"id"`
+	UserID     int64     `json:"user_id"`
+	Username   string    `json:"username"`
+	CreatedAt  time.Time `json:"created_at"`
+	LastSeenAt time.Time `json:"last_seen_at"`
+	// ExpiresAt is when the session ends unless refreshed: the idle expiry,
+	// never later than the absolute one.
+	ExpiresAt time.Time `json:"expires_at"`
+	IP        string    `json:"ip_address"`
+	UserAgent string    `json:"user_agent"`
+	Current   bool      `json:"current"`
+	// AbsoluteExpiresAt is the hard end that no refresh extends.
+	AbsoluteExpiresAt time.Time `json:"-"`
+}
+
+// Rotation asks a SessionStore to swap a session's refresh token.
+type Rotation struct {
+	UserID        int64
+	SessionID     string
+	PresentedHash string        // hash of the refresh token the client sent
+	NewHash       string        // hash of the token that replaces it
+	Now           time.Time     //
+	Grace         time.Duration // how long a just-rotated token answers ErrRefreshConflict
+	IdleTTL       time.Duration // the new idle expiry is Now+IdleTTL, capped at the absolute expiry
+}
+
+// SessionQuery selects a page of every user's live sessions, oldest first.
+type SessionQuery struct {
+	Cursor string // opaque, from SessionPage.NextCursor; empty for the first page
+	Limit  int
+	Now    time.Time
+}
+
+// SessionPage is one page of sessions; NextCursor is empty on the last page.
+type SessionPage struct {
+	Sessions   []Session
+	NextCursor string
+}
+
+// SessionStats counts what is live now.
+type SessionStats struct {
+	ActiveSessions int64 `json:"active_sessions"`
+	ActiveUsers    int64 `json:"active_users"`
+}
+
+// PruneResult counts what one pruning pass removed.
+type PruneResult struct {
+	ExpiredIndexEntries  int64 `json:"expired_index_entries"`
+	OrphanedIndexEntries int64 `json:"orphaned_index_entries"`
+	ExpiredUserEntries   int64 `json:"expired_user_entries"`
+	Complete             bool  `json:"complete"` // false when the budget ran out first
+}
+
+// SessionStore keeps sessions and their refresh-token state. Every method
+// that takes a time treats a session whose idle or absolute expiry is not
+// after that time as gone, whatever the store's own TTLs say, so a fake clock
+// works. Store failures are returned as Unavailable.
+type SessionStore interface {
+	// CreateSession stores s with the hash of its first refresh token.
+	CreateSession(ctx context.Context, s Session, refreshHash string) error
+	// TouchSession returns the session and sets its LastSeenAt to now, in one
+	// round trip. Returns ErrNotFound if it does not exist or has expired.
+	TouchSession(ctx context.Context, userID int64, sessionID string, now time.Time) (Session, error)
+	// RotateRefresh atomically swaps the refresh token and renews the idle
+	// expiry. Returns ErrNotFound for an unknown session or token,
+	// ErrRefreshConflict for a token rotated within r.Grace, and
+	// ErrTokenReused (after deleting the session) for one rotated earlier.
+	RotateRefresh(ctx context.Context, r Rotation) (Session, error)
+	// UserSessions lists one user's live sessions, oldest first.
+	UserSessions(ctx context.Context, userID int64, now time.Time) ([]Session, error)
+	// RevokeSession deletes one session and reports whether it existed.
+	RevokeSession(ctx context.Context, userID int64, sessionID string) (bool, error)
+	// RevokeUserSessions deletes all of a user's sessions except keep (if
+	// not empty) and says how many it deleted.
+	RevokeUserSessions(ctx context.Context, userID int64, keep string) (int, error)
+	// ListSessions returns a page of every user's live sessions ordered by
+	// creation. A page costs the same however many sessions exist.
+	// Returns CodeInvalidRequest for a malformed cursor.
+	ListSessions(ctx context.Context, q SessionQuery) (SessionPage, error)
+	// SessionStats counts live sessions and users with a live session.
+	SessionStats(ctx context.Context, now time.Time) (SessionStats, error)
+	// PruneSessions removes index entries of expired and orphaned sessions
+	// in bounded batches until done or until the deadline of ctx is near.
+	PruneSessions(ctx context.Context, now time.Time) (PruneResult, error)
+	// Ping checks that the store answers.
+	Ping(ctx context.Context) error
+}
+
+// ThrottlePolicy says when failures lock a key and for how long.
+type ThrottlePolicy struct {
+	Max      int           // failures within Window that lock the key
+	Window   time.Duration // a key's count is forgotten after this long without a failure
+	BaseLock time.Duration // lock after the Max-th failure; doubles with each further one
+	MaxLock  time.Duration // the longest lock
+}
+
+// Throttle counts login failures where every instance sees them. Times are
+// passed in (not read from the store's clock) so that tests can fake them.
+type Throttle interface {
+	// Locked returns the longest lock among keys still running at now, or 0.
+	Locked(ctx context.Context, now time.Time, keys ...string) (time.Duration, error)
+	// Fail counts one failure for key at now. A count is forgotten once
+	// p.Window passes without a failure. Once the count reaches p.Max, the
+	// key is locked for min(p.BaseLock * 2^(count-p.Max), p.MaxLock) from now.
+	// It returns the count and the lock it set (0 if none).
+	Fail(ctx context.Context, key string, p ThrottlePolicy, now time.Time) (int, time.Duration, error)
+	// Reset forgets key's failures and lock.
+	Reset(ctx context.Context, key string) error
+}
+
+// Locker holds named locks that expire by themselves.
+type Locker interface {
+	// Lock takes name for ttl if it is free. ok is false when another holder
+	// has it. unlock releases it only if it is still ours.
+	Lock(ctx context.Context, name string, ttl time.Duration) (unlock func(context.Context) error, ok bool, err error)
+}
