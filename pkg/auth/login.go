@@ -1,0 +1,340 @@
+package auth
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// usernamePattern is API.md's rule. Letters are ASCII so that "without
+// regard to case" means the same in Go, PostgreSQL and SQLite, and no two
+// names can differ only by look-alike Unicode letters.
+var usernamePattern = regexp.MustCompile(`^[A-Za-z0-9._@-]{3,64}$`)
+
+// ValidUsername reports whether name matches API.md's username rule.
+func ValidUsername(name string) bool { return usernamePattern.MatchString(name) }
+
+// TokenPair is what login and refresh return.
+type TokenPair struct {
+	AccessToken      string `json:"access_token"`
+	RefreshToken     string `json:"refresh_token"`
+	TokenType        string `json:"token_type"`
+	ExpiresIn        int    `json:"expires_in"`
+	RefreshExpiresIn int    `json:"refresh_expires_in"`
+	SessionID        string `json:"session_id"`
+	User             User   `json:"user"`
+}
+
+// Login checks a username and password and starts a session. Every failure
+// (unknown user, wrong password, deactivated account, over-long password) is
+// ErrInvalidCredentials after the same bcrypt work. Returns
+// CodeRateLimited while the username or client IP is locked out, and
+// CodeUnavailable when a store is down.
+func (s *Service) Login(ctx context.Context, username, password string) (TokenPair, error) {
+	now := s.now()
+	keys := s.throttleKeys(ctx, username)
+	if err := s.checkThrottle(ctx, now, keys...); err != nil {
+		return TokenPair{}, err
+	}
+	u, err := s.lookup(ctx, username)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return TokenPair{}, err
+	}
+	hash := u.PasswordHash // empty for an unknown user: check compares the dummy
+	if ok := s.hasher.check(hash, password); !ok || !u.IsActive {
+		reason := "wrong_password"
+		switch {
+		case u.ID == 0:
+			reason = "unknown_user"
+		case ok:
+			reason = "inactive"
+		}
+		return TokenPair{}, s.loginFailed(ctx, now, keys, username, u.ID, reason)
+	}
+	if err := s.throttle.Reset(ctx, keys[0]); err != nil {
+		return TokenPair{}, err
+	}
+	rehash := ""
+	if s.hasher.stale(u.PasswordHash) {
+		if rehash, err = s.hasher.hash(password); err != nil {
+			return TokenPair{}, err
+		}
+	}
+	return s.startSession(ctx, u, now, rehash)
+}
+
+// lookup finds a user by a name as typed at login. A name that cannot be
+// valid is not looked up, but is still "not found" after the same work.
+func (s *Service) lookup(ctx context.Context, username string) (User, error) {
+	if !ValidUsername(username) {
+		return User{}, ErrNotFound
+	}
+	return s.users.UserByUsername(ctx, username)
+}
+
+// throttleKeys are the failure counters a login attempt touches: the
+// username (lower-cased, hashed so that any input makes a safe key) first,
+// then the client IP.
+func (s *Service) throttleKeys(ctx context.Context, username string) []string {
+	u := sha256.Sum256([]byte(strings.ToLower(username)))
+	keys := []string{"u:" + hex.EncodeToString(u[:16])}
+	if ip := ClientFromContext(ctx).IP; ip != "" {
+		keys = append(keys, "ip:"+ip)
+	}
+	return keys
+}
+
+func (s *Service) checkThrottle(ctx context.Context, now time.Time, keys ...string) error {
+	wait, err := s.throttle.Locked(ctx, now, keys...)
+	if err != nil {
+		return err
+	}
+	if wait > 0 {
+		return &Error{Code: CodeRateLimited, Message: "Too many failed attempts; try again later.", RetryAfter: wait}
+	}
+	return nil
+}
+
+// loginFailed counts a failure against the username and the IP, writes
+// the audit events, and returns the one answer every failure gets.
+func (s *Service) loginFailed(ctx context.Context, now time.Time, keys []string, username string, userID int64, reason string) error {
+	var locked time.Duration
+	for i, k := range keys {
+		p := s.cfg.UserThrottle
+		if i > 0 {
+			p = s.cfg.IPThrottle
+		}
+		_, lock, err := s.throttle.Fail(ctx, k, p, now)
+		if err != nil {
+			return err
+		}
+		locked = max(locked, lock)
+	}
+	e := Event{Type: EventLoginFailed, Username: truncate(username, 64), Details: map[string]any{"reason": reason}}
+	if userID != 0 {
+		e.TargetID = &userID
+	}
+	s.record(ctx, e)
+	if locked > 0 {
+		e.Type, e.Details = EventLoginLocked, map[string]any{"locked_seconds": int(locked.Seconds())}
+		s.record(ctx, e)
+	}
+	return ErrInvalidCredentials
+}
+
+// startSession creates a session for u and issues its first token pair.
+func (s *Service) startSession(ctx context.Context, u User, now time.Time, rehash string) (TokenPair, error) {
+	c := ClientFromContext(ctx)
+	sid, err := randomToken(s.rand, 16)
+	if err != nil {
+		return TokenPair{}, err
+	}
+	sess := Session{
+		ID: "s_" + sid, UserID: u.ID, Username: u.Username,
+		CreatedAt: now, LastSeenAt: now,
+		AbsoluteExpiresAt: now.Add(s.cfg.SessionMaxAge),
+		IP:                truncate(c.IP, 64), UserAgent: truncate(c.UserAgent, 512),
+	}
+	sess.ExpiresAt = minTime(now.Add(s.cfg.RefreshTTL), sess.AbsoluteExpiresAt)
+	refresh, refreshHash, err := s.newRefreshToken(u.ID, sess.ID)
+	if err != nil {
+		return TokenPair{}, err
+	}
+	if err := s.sessions.CreateSession(ctx, sess, refreshHash); err != nil {
+		return TokenPair{}, err
+	}
+	if err := s.users.RecordLogin(ctx, u.ID, now, rehash); err != nil {
+		// The client never sees this session; end it rather than leave it
+		// to expire, so that a failed login leaves nothing behind.
+		_, _ = s.sessions.RevokeSession(context.WithoutCancel(ctx), u.ID, sess.ID)
+		return TokenPair{}, err
+	}
+	if rehash != "" {
+		s.logger.InfoContext(ctx, "password re-hashed at new cost", "user_id", u.ID)
+	}
+	u.LastLoginAt = &now
+	s.record(ctx, Event{Type: EventLoginSucceeded, ActorID: &u.ID, TargetID: &u.ID, Username: u.Username, Details: map[string]any{"session_id": sess.ID}})
+	return s.pair(u, sess, refresh, now)
+}
+
+// pair signs an access token for sess and assembles the response.
+func (s *Service) pair(u User, sess Session, refresh string, now time.Time) (TokenPair, error) {
+	jti, err := randomToken(s.rand, 16)
+	if err != nil {
+		return TokenPair{}, err
+	}
+	ttl := s.cfg.Tokens.TTL
+	access, err := s.tokens.Sign(AccessClaims{
+		RegisteredClaims: jwt.RegisteredClaims{
+			Subject:   strconv.FormatInt(u.ID, 10),
+			IssuedAt:  jwt.NewNumericDate(now),
+			ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
+			ID:        jti,
+		},
+		SessionID: sess.ID,
+		Username:  u.Username,
+		Admin:     u.IsAdmin,
+	})
+	if err != nil {
+		return TokenPair{}, err
+	}
+	return TokenPair{
+		AccessToken: access, RefreshToken: refresh, TokenType: "bearer",
+		ExpiresIn:        int(ttl / time.Second),
+		RefreshExpiresIn: int(sess.ExpiresAt.Sub(now) / time.Second),
+		SessionID:        sess.ID,
+		User:             u,
+	}, nil
+}
+
+// A refresh token reads "r1.<user id>.<session id>.<secret>". Naming the
+// session lets a refresh go straight to one key in the user's Redis slot;
+// the 256-bit secret is what proves possession, and only its hash is stored.
+const refreshPrefix = "r1."
+
+func (s *Service) newRefreshToken(userID int64, sessionID string) (token, hash string, err error) {
+	secret, err := randomToken(s.rand, 32)
+	if err != nil {
+		return "", "", err
+	}
+	token = refreshPrefix + strconv.FormatInt(userID, 10) + "." + sessionID + "." + secret
+	return token, hashToken(token), nil
+}
+
+func hashToken(t string) string {
+	sum := sha256.Sum256([]byte(t))
+	return hex.EncodeToString(sum[:])
+}
+
+// sessionIDPattern matches the ids this service makes: "s_" and 128 random bits.
+var sessionIDPattern = regexp.MustCompile(`^s_[A-Za-z0-9_-]{22}$`)
+
+// parseRefreshToken splits a refresh token; ok is false for anything this
+// service could not have issued.
+func parseRefreshToken(t string) (userID int64, sessionID string, ok bool) {
+	if len(t) > 256 || !strings.HasPrefix(t, refreshPrefix) {
+		return 0, "", false
+	}
+	parts := strings.Split(t[len(refreshPrefix):], ".")
+	if len(parts) != 3 || len(parts[2]) != 43 {
+		return 0, "", false
+	}
+	id, err := strconv.ParseInt(parts[0], 10, 64)
+	if err != nil || id <= 0 || !sessionIDPattern.MatchString(parts[1]) {
+		return 0, "", false
+	}
+	return id, parts[1], true
+}
+
+// Refresh rotates a refresh token: the old one stops working and a new
+// pair is returned. Returns ErrInvalidToken for a token that is unknown,
+// expired or of a deactivated user; ErrRefreshConflict when another request
+// rotated the same token within the grace period (the session lives on);
+// ErrTokenReused, after revoking the whole session, when a token rotated
+// earlier comes back.
+func (s *Service) Refresh(ctx context.Context, token string) (TokenPair, error) {
+	now := s.now()
+	userID, sid, ok := parseRefreshToken(token)
+	if !ok {
+		return TokenPair{}, ErrInvalidToken
+	}
+	next, nextHash, err := s.newRefreshToken(userID, sid)
+	if err != nil {
+		return TokenPair{}, err
+	}
+	sess, err := s.sessions.RotateRefresh(ctx, Rotation{
+		UserID: userID, SessionID: sid, PresentedHash: hashToken(token), NewHash: nextHash,
+		Now: now, Grace: s.cfg.RefreshReuseGrace, IdleTTL: s.cfg.RefreshTTL,
+	})
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return TokenPair{}, ErrInvalidToken
+	case errors.Is(err, ErrTokenReused):
+		s.record(ctx, Event{Type: EventRefreshReused, TargetID: &userID, Details: map[string]any{"session_id": sid}})
+		return TokenPair{}, ErrTokenReused
+	case err != nil:
+		return TokenPair{}, err
+	}
+	u, err := s.users.User(ctx, userID)
+	if errors.Is(err, ErrNotFound) || (err == nil && !u.IsActive) {
+		_, _ = s.sessions.RevokeUserSessions(ctx, userID, "")
+		return TokenPair{}, ErrInvalidToken
+	}
+	if err != nil {
+		return TokenPair{}, err
+	}
+	return s.pair(u, sess, next, now)
+}
+
+// Authenticate verifies an access token and checks, in one store round
+// trip, that its session still exists (marking it seen). Returns
+// ErrInvalidToken for any token that fails, and CodeUnavailable when the
+// session store is down: never a session it could not check.
+func (s *Service) Authenticate(ctx context.Context, token string) (Session, error) {
+	c, err := s.tokens.Parse(token)
+	if err != nil {
+		return Session{}, err
+	}
+	if !sessionIDPattern.MatchString(c.SessionID) {
+		return Session{}, ErrInvalidToken
+	}
+	sess, err := s.sessions.TouchSession(ctx, c.UserID(), c.SessionID, s.now())
+	if errors.Is(err, ErrNotFound) {
+		return Session{}, ErrInvalidToken
+	}
+	if err != nil {
+		return Session{}, err
+	}
+	sess.Current = true
+	return sess, nil
+}
+
+// Logout ends the caller's session, or with all every session of the
+// caller, and says how many it ended.
+func (s *Service) Logout(ctx context.Context, sess Session, all bool) (int, error) {
+	n := 0
+	if all {
+		var err error
+		if n, err = s.sessions.RevokeUserSessions(ctx, sess.UserID, ""); err != nil {
+			return 0, err
+		}
+	} else {
+		ok, err := s.sessions.RevokeSession(ctx, sess.UserID, sess.ID)
+		if err != nil {
+			return 0, err
+		}
+		if ok {
+			n = 1
+		}
+	}
+	s.record(ctx, Event{Type: EventLogout, ActorID: &sess.UserID, TargetID: &sess.UserID, Username: sess.Username,
+		Details: map[string]any{"session_id": sess.ID, "all": all, "revoked": n}})
+	return n, nil
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+// truncate cuts s to at most n bytes without splitting a UTF-8 sequence.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+func utf8RuneStart(b byte) bool { return b&0xC0 != 0x80 }

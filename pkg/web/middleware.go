@@ -1,0 +1,281 @@
+package web
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"regexp"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"time"
+
+	"authfn/pkg/auth"
+)
+
+// Options configure the middleware stack.
+type Options struct {
+	// TrustedProxies are the networks whose X-Forwarded-For is believed
+	// (SECURITY.md 9). Empty: the header is ignored.
+	TrustedProxies []netip.Prefix
+	// AllowedOrigins may call the API from a browser (CORS). "*" allows any.
+	AllowedOrigins []string
+	// Gateway, if set, returns the source IP and request id that API
+	// Gateway recorded for r (the Lambda starter sets it). They are taken
+	// from the event's request context, which the client cannot forge.
+	Gateway func(r *http.Request) (sourceIP, requestID string, ok bool)
+}
+
+// Stack wraps the mux in the middleware every group shares, outside in:
+// recover, request id and client, access log, security headers, CORS,
+// then problem documents for unrouted requests.
+func Stack(logger *slog.Logger, mux *http.ServeMux, o Options) http.Handler {
+	var h http.Handler = routes(logger, mux)
+	h = cors(o.AllowedOrigins, h)
+	h = headers(h)
+	h = accessLog(logger, h)
+	h = identify(o, h)
+	return recoverer(logger, h)
+}
+
+type requestIDKey struct{}
+
+// RequestID returns the id of the request ctx belongs to, or "".
+func RequestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey{}).(string)
+	return id
+}
+
+var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9-]{1,64}$`)
+
+// identify settles the request id (a valid inbound one, else API
+// Gateway's, else a new one) and the client's address, echoes the id, and
+// puts both in the context for logs and audit events.
+func identify(o Options, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		remote := remoteIP(r.RemoteAddr)
+		var gwID string
+		if o.Gateway != nil {
+			if ip, id, ok := o.Gateway(r); ok {
+				gwID = id
+				if a, err := netip.ParseAddr(ip); err == nil {
+					remote = a.Unmap()
+				}
+			}
+		}
+		id := r.Header.Get("X-Request-Id")
+		switch {
+		case requestIDPattern.MatchString(id):
+		case gwID != "" && requestIDPattern.MatchString(gwID):
+			id = gwID
+		default:
+			id = newRequestID()
+		}
+		w.Header().Set("X-Request-Id", id)
+		client := auth.Client{
+			IP:        clientIP(remote, r.Header.Values("X-Forwarded-For"), o.TrustedProxies),
+			UserAgent: r.UserAgent(),
+			RequestID: id,
+		}
+		ctx := context.WithValue(r.Context(), requestIDKey{}, id)
+		ctx = auth.WithClient(ctx, client)
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+func newRequestID() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails on supported platforms
+	return hex.EncodeToString(b)
+}
+
+func remoteIP(addr string) netip.Addr {
+	if ap, err := netip.ParseAddrPort(addr); err == nil {
+		return ap.Addr().Unmap()
+	}
+	a, _ := netip.ParseAddr(addr)
+	return a.Unmap()
+}
+
+// clientIP believes X-Forwarded-For only when the peer is a trusted proxy,
+// and then walks it from the right, skipping trusted hops: the first
+// untrusted address is the client. Entries further left were written by the
+// client itself and are never believed.
+func clientIP(peer netip.Addr, xff []string, trusted []netip.Prefix) string {
+	if !peer.IsValid() {
+		return ""
+	}
+	if !isTrusted(peer, trusted) {
+		return peer.String()
+	}
+	var hops []string
+	for _, v := range xff {
+		hops = append(hops, strings.Split(v, ",")...)
+	}
+	for i := len(hops) - 1; i >= 0; i-- {
+		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			break // a garbled hop: stop at the last address we can vouch for
+		}
+		a = a.Unmap()
+		if !isTrusted(a, trusted) {
+			return a.String()
+		}
+		peer = a
+	}
+	return peer.String()
+}
+
+func isTrusted(a netip.Addr, trusted []netip.Prefix) bool {
+	for _, p := range trusted {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// recoverer turns a panic into a generic 500 that carries the request id,
+// and logs the stack.
+func recoverer(logger *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				logger.ErrorContext(r.Context(), "panic", "panic", v, "stack", string(debug.Stack()))
+				Error(w, r, logger, auth.Errorf(auth.CodeInternal, "panic"))
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// statusWriter remembers the status for the access log.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	bytes  int
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusWriter) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	n, err := s.ResponseWriter.Write(b)
+	s.bytes += n
+	return n, err
+}
+
+func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// accessLog logs one line a request: never the query string, headers or
+// body, where tokens and passwords travel.
+func accessLog(logger *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		next.ServeHTTP(sw, r)
+		if sw.status == 0 {
+			sw.status = http.StatusOK
+		}
+		level := slog.LevelInfo
+		if sw.status >= 500 {
+			level = slog.LevelError
+		}
+		logger.Log(r.Context(), level, "request",
+			"method", r.Method, "path", r.URL.Path, "status", sw.status, "bytes", sw.bytes,
+			"duration_ms", float64(time.Since(start).Microseconds())/1000,
+			"ip", auth.ClientFromContext(r.Context()).IP)
+	})
+}
+
+// headers sets what every response carries. no-store is the default for
+// every answer of an auth API (tokens, users, sessions); the few public
+// documents override it.
+func headers(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Cache-Control", "no-store")
+		h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+		h.Set("Referrer-Policy", "no-referrer")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// cors answers preflights and marks responses for the allowed origins.
+// Tokens travel in the Authorization header, not cookies, so credentials
+// are never allowed.
+func cors(origins []string, next http.Handler) http.Handler {
+	if len(origins) == 0 {
+		return next
+	}
+	allowed := make(map[string]bool, len(origins))
+	for _, o := range origins {
+		allowed[o] = true
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		origin := r.Header.Get("Origin")
+		if origin == "" || !(allowed[origin] || allowed["*"]) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		h := w.Header()
+		h.Add("Vary", "Origin")
+		h.Set("Access-Control-Allow-Origin", origin)
+		h.Set("Access-Control-Expose-Headers", "X-Request-Id, Retry-After, Location, WWW-Authenticate")
+		if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
+			h.Set("Access-Control-Allow-Methods", "GET, POST, PATCH, DELETE")
+			h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, X-Request-Id")
+			h.Set("Access-Control-Max-Age", strconv.Itoa(600))
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// routes serves mux, answering what it cannot route (404, 405) with
+// problem documents instead of ServeMux's plain text.
+func routes(logger *slog.Logger, mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h, pattern := mux.Handler(r)
+		if pattern != "" {
+			mux.ServeHTTP(w, r)
+			return
+		}
+		rec := &headerRecorder{header: http.Header{}}
+		h.ServeHTTP(rec, r)
+		switch rec.status {
+		case http.StatusNotFound:
+			Error(w, r, logger, auth.Errorf(auth.CodeNotFound, "No such route: %s %s.", r.Method, r.URL.Path))
+		case http.StatusMethodNotAllowed:
+			w.Header().Set("Allow", rec.header.Get("Allow"))
+			Error(w, r, logger, auth.Errorf(CodeMethodNotAllowed, "Method %s is not allowed here.", r.Method))
+		default: // a redirect to the clean path
+			mux.ServeHTTP(w, r)
+		}
+	})
+}
+
+// headerRecorder captures what ServeMux's own 404/405 handlers write.
+type headerRecorder struct {
+	header http.Header
+	status int
+}
+
+func (h *headerRecorder) Header() http.Header         { return h.header }
+func (h *headerRecorder) Write(b []byte) (int, error) { return len(b), nil }
+func (h *headerRecorder) WriteHeader(code int)        { h.status = code }
