@@ -94,4 +94,3 @@ func randomToken(rnd io.Reader, n int) (string, error) {
 	}
 	return base64.RawURLEncoding.EncodeToString(b), nil
 }
-
