@@ -1,0 +1,95 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"authfn/pkg/auth"
+)
+
+// Preferences returns the user's preferences: an empty, non-nil map when
+// none are set or the user does not exist. Returns CodeUnavailable.
+func (s *Store) Preferences(ctx context.Context, userID int64) (auth.Preferences, error) {
+	qctx, cancel := s.bound(ctx)
+	defer cancel()
+	var data []byte
+	err := s.pool.QueryRow(qctx, `SELECT data FROM preferences WHERE user_id = $1`, userID).Scan(&data)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return auth.Preferences{}, nil
+	}
+	if err != nil {
+		return nil, translate(ctx, err, "preferences of user %d", userID)
+	}
+	p, err := decodePreferences(data)
+	if err != nil {
+		return nil, fmt.Errorf("preferences of user %d: %w", userID, err)
+	}
+	return p, nil
+}
+
+// UpdatePreferences merges patch into the stored preferences with
+// auth.MergePreferences while holding the user's row lock, so concurrent
+// merges of different keys never lose one another. Returns ErrNotFound
+// (CodeNotFound) for an unknown user, ErrPreferencesTooLarge
+// (CodeValidation) when the result would exceed max bytes (nothing is
+// written), CodeInvalidRequest for a value that is not JSON, CodeUnavailable.
+func (s *Store) UpdatePreferences(ctx context.Context, userID int64, patch auth.Preferences, max int) (auth.Preferences, error) {
+	qctx, cancel := s.bound(ctx)
+	defer cancel()
+	var out auth.Preferences
+	err := s.inTx(qctx, func(tx pgx.Tx) error {
+		// Locking the user (which always exists while preferences can)
+		// rather than the preferences row also serialises the very first
+		// write, when there is no preferences row to lock. The read must be
+		// a statement of its own, after the lock: a join locked FOR UPDATE
+		// re-reads only the locked row after waiting, and would merge into
+		// the preferences as they were before the wait.
+		if _, err := tx.Exec(qctx, `SELECT 1 FROM users WHERE id = $1 FOR UPDATE`, userID); err != nil {
+			return err
+		}
+		var data []byte
+		err := tx.QueryRow(qctx, `
+			SELECT p.data FROM users u LEFT JOIN preferences p ON p.user_id = u.id
+			WHERE u.id = $1`, userID).Scan(&data)
+		if err != nil {
+			return err
+		}
+		cur, err := decodePreferences(data)
+		if err != nil {
+			return err
+		}
+		out, err = auth.MergePreferences(cur, patch, max)
+		if err != nil {
+			return err
+		}
+		b, err := json.Marshal(out)
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(qctx, `
+			INSERT INTO preferences (user_id, data, updated_at) VALUES ($1, $2, now())
+			ON CONFLICT (user_id) DO UPDATE SET data = EXCLUDED.data, updated_at = EXCLUDED.updated_at`,
+			userID, string(b))
+		return err
+	})
+	if err != nil {
+		return nil, translate(ctx, err, "update preferences of user %d", userID)
+	}
+	return out, nil
+}
+
+// decodePreferences reads a stored object; nil (no row yet) is empty.
+func decodePreferences(data []byte) (auth.Preferences, error) {
+	p := auth.Preferences{}
+	if data == nil {
+		return p, nil
+	}
+	if err := json.Unmarshal(data, &p); err != nil {
+		return nil, fmt.Errorf("decode preferences: %w", err)
+	}
+	return p, nil
+}

@@ -1,0 +1,116 @@
+// Package postgres keeps users, preferences and the audit log in
+// PostgreSQL through pgx. It implements auth.UserStore, auth.PreferenceStore
+// and auth.AuditStore, and applies the schema in infra/migrations/postgres.
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"authfn/pkg/auth"
+)
+
+// Defaults, chosen so that PostgreSQL being down answers a request within
+// about 5 s (SECURITY.md rule 27).
+const (
+	// DefaultQueryTimeout is Options.QueryTimeout when zero.
+	DefaultQueryTimeout = 3 * time.Second
+	// DefaultMaxConns is Options.MaxConns when zero.
+	DefaultMaxConns = 4
+	// DefaultConnectTimeout is the connect_timeout of a URL that sets none;
+	// pgxpool would otherwise wait up to two minutes.
+	DefaultConnectTimeout = 2 * time.Second
+)
+
+// Options tune a Store. The zero value is usable.
+type Options struct {
+	// QueryTimeout bounds every method call, connecting included, so that
+	// a database that is down or stuck costs a request a few seconds and
+	// never API Gateway's 29 s. Default DefaultQueryTimeout.
+	QueryTimeout time.Duration
+	// MaxConns caps the pool. Default DefaultMaxConns, unless the URL sets
+	// pool_max_conns; many Lambda instances share one server, so keep it small.
+	MaxConns int32
+}
+
+// Store is the PostgreSQL implementation of the core's SQL-backed stores.
+// It is safe for concurrent use.
+type Store struct {
+	pool    *pgxpool.Pool
+	timeout time.Duration
+}
+
+var (
+	_ auth.UserStore       = (*Store)(nil)
+	_ auth.PreferenceStore = (*Store)(nil)
+	_ auth.AuditStore      = (*Store)(nil)
+)
+
+// Open parses databaseURL and builds a pool without connecting: the first
+// query connects, so a Lambda cold start pays no round trip and a database
+// that is down fails requests with CodeUnavailable rather than the start.
+// A URL without connect_timeout gets DefaultConnectTimeout.
+// Returns CodeInternal for a malformed URL.
+func Open(ctx context.Context, databaseURL string, o Options) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(databaseURL)
+	if err != nil {
+		// pgx redacts passwords from its message only on a best-effort
+		// basis, and this error ends up in logs.
+		return nil, errors.New("postgres: malformed database URL (details withheld: they may contain the password)")
+	}
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		cfg.ConnConfig.ConnectTimeout = DefaultConnectTimeout
+	}
+	switch {
+	case o.MaxConns > 0:
+		cfg.MaxConns = o.MaxConns
+	case !strings.Contains(databaseURL, "pool_max_conns"):
+		cfg.MaxConns = DefaultMaxConns
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: new pool: %w", err)
+	}
+	return NewStore(pool, o), nil
+}
+
+// NewStore wraps a pool the caller built. Close closes the pool.
+func NewStore(pool *pgxpool.Pool, o Options) *Store {
+	if o.QueryTimeout <= 0 {
+		o.QueryTimeout = DefaultQueryTimeout
+	}
+	return &Store{pool: pool, timeout: o.QueryTimeout}
+}
+
+// Pool returns the underlying pool, for Migrate and for tests.
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+
+// Close closes the pool, waiting for connections in use to be returned.
+func (s *Store) Close() { s.pool.Close() }
+
+// Ping checks that the database answers. Returns CodeUnavailable.
+func (s *Store) Ping(ctx context.Context) error {
+	qctx, cancel := s.bound(ctx)
+	defer cancel()
+	if err := s.pool.Ping(qctx); err != nil {
+		return translate(ctx, err, "ping")
+	}
+	return nil
+}
+
+// bound gives one method call its deadline.
+func (s *Store) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, s.timeout)
+}
+
+// inTx runs fn in one transaction under the method's deadline. Errors come
+// back untranslated; the caller translates them with its own context.
+func (s *Store) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
+	return pgx.BeginFunc(ctx, s.pool, fn)
+}

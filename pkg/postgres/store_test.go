@@ -1,0 +1,127 @@
+package postgres_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"authfn/pkg/auth"
+	"authfn/pkg/postgres"
+	"authfn/pkg/storetest"
+	"authfn/pkg/testenv"
+)
+
+func TestSQLStore(t *testing.T) {
+	t.Parallel()
+	storetest.SQLStore(t, func(t *testing.T) storetest.SQLStores { return testenv.Postgres(t) })
+}
+
+// A server that is not there must cost a request an unavailable error
+// within the deadline (a 503), never a 500 and never a hang.
+func TestUnreachableServerIsUnavailable(t *testing.T) {
+	t.Parallel()
+	start := time.Now()
+	// Port 1 on the loopback refuses at once; Open itself must not connect.
+	s, err := postgres.Open(t.Context(), "postgres://postgres@127.0.0.1:1/x?sslmode=disable", postgres.Options{})
+	if err != nil {
+		t.Fatalf("Open error = %v, want nil (Open does not connect)", err)
+	}
+	defer s.Close()
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("Open took %v: it must not touch the network", d)
+	}
+	tests := []struct {
+		name string
+		call func(ctx context.Context) error
+	}{
+		{"Ping", s.Ping},
+		{"User", func(ctx context.Context) error { _, err := s.User(ctx, 1); return err }},
+		{"CreateFirstAdmin", func(ctx context.Context) error {
+			_, _, err := s.CreateFirstAdmin(ctx, auth.NewUser{Username: "admin"})
+			return err
+		}},
+		{"UpdatePreferences", func(ctx context.Context) error {
+			_, err := s.UpdatePreferences(ctx, 1, auth.Preferences{"a": []byte("1")}, auth.MaxPreferenceBytes)
+			return err
+		}},
+		{"RecordEvent", func(ctx context.Context) error { return s.RecordEvent(ctx, auth.Event{Type: auth.EventLogout}) }},
+		{"Migrate", func(ctx context.Context) error { _, err := postgres.Migrate(ctx, s.Pool()); return err }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			start := time.Now()
+			err := tc.call(t.Context())
+			if d := time.Since(start); d >= 5*time.Second {
+				t.Errorf("%s took %v, want < 5s", tc.name, d)
+			}
+			if got := auth.ErrorCode(err); got != auth.CodeUnavailable {
+				t.Errorf("%s: ErrorCode = %q (error %v), want %q", tc.name, got, err, auth.CodeUnavailable)
+			}
+		})
+	}
+}
+
+// A database that answers too slowly is as good as down for a request.
+func TestQueryTimeoutIsUnavailable(t *testing.T) {
+	t.Parallel()
+	url := testenv.PostgresURL(t)
+	s, err := postgres.Open(t.Context(), url, postgres.Options{QueryTimeout: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatalf("Open error = %v", err)
+	}
+	defer s.Close()
+	u, err := s.CreateUser(t.Context(), auth.NewUser{Username: "stuck", CreatedAt: time.Now()})
+	if err != nil {
+		t.Fatalf("CreateUser error = %v", err)
+	}
+
+	// Another session holds the user's row, so the update has to wait.
+	tx, err := s.Pool().Begin(t.Context())
+	if err != nil {
+		t.Fatalf("Begin error = %v", err)
+	}
+	defer tx.Rollback(context.Background())
+	if _, err := tx.Exec(t.Context(), `SELECT 1 FROM users WHERE id = $1 FOR UPDATE`, u.ID); err != nil {
+		t.Fatalf("lock row: %v", err)
+	}
+
+	start := time.Now()
+	_, err = s.UpdateUser(t.Context(), u.ID, auth.UserPatch{FullName: new("x"), UpdatedAt: time.Now()})
+	if got := auth.ErrorCode(err); got != auth.CodeUnavailable {
+		t.Errorf("UpdateUser on a locked row: ErrorCode = %q (error %v), want %q", got, err, auth.CodeUnavailable)
+	}
+	if d := time.Since(start); d >= 5*time.Second {
+		t.Errorf("UpdateUser took %v, want about the 300ms QueryTimeout", d)
+	}
+}
+
+// A caller that gives up is not an outage: its error must not become a 503.
+func TestCancelledContextIsNotUnavailable(t *testing.T) {
+	t.Parallel()
+	s := testenv.Postgres(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	_, err := s.User(ctx, 1)
+	if err == nil {
+		t.Fatal("User with a cancelled context: error = nil")
+	}
+	if got := auth.ErrorCode(err); got == auth.CodeUnavailable {
+		t.Errorf("ErrorCode = %q (error %v), want anything but %q", got, err, auth.CodeUnavailable)
+	}
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("error = %v, want it to wrap context.Canceled", err)
+	}
+}
+
+func TestOpenMalformedURLHidesPassword(t *testing.T) {
+	t.Parallel()
+	_, err := postgres.Open(t.Context(), "postgres://user:s3cret@host:notaport/db", postgres.Options{})
+	if err == nil {
+		t.Fatal("Open(malformed URL) error = nil")
+	}
+	if strings.Contains(err.Error(), "s3cret") {
+		t.Errorf("error %q contains the password", err)
+	}
+}
