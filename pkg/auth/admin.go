@@ -21,6 +21,10 @@ func (s *Service) EnsureFirstAdmin(ctx context.Context, username, password strin
 	if !ValidUsername(username) {
 		return FirstAdmin{}, &Error{Code: CodeValidation, Message: "The admin username is not acceptable.", Fields: map[string]string{"username": usernameRule}}
 	}
+	// The common case on every start after the first: skip the hash.
+	if n, err := s.users.CountActiveAdmins(ctx); err != nil || n > 0 {
+		return FirstAdmin{}, err
+	}
 	generated := ""
 	if password == "" {
 		p, err := randomToken(s.rand, 18)

@@ -37,6 +37,8 @@ type Options struct {
 	// MaxConns caps the pool. Default DefaultMaxConns, unless the URL sets
 	// pool_max_conns; many Lambda instances share one server, so keep it small.
 	MaxConns int32
+	// Tracer, if set, sees every query (tests count round trips with it).
+	Tracer pgx.QueryTracer
 }
 
 // Store is the PostgreSQL implementation of the core's SQL-backed stores.
@@ -72,6 +74,9 @@ func Open(ctx context.Context, databaseURL string, o Options) (*Store, error) {
 		cfg.MaxConns = o.MaxConns
 	case !strings.Contains(databaseURL, "pool_max_conns"):
 		cfg.MaxConns = DefaultMaxConns
+	}
+	if o.Tracer != nil {
+		cfg.ConnConfig.Tracer = o.Tracer
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {

@@ -1,0 +1,96 @@
+package health_test
+
+import (
+	"log/slog"
+	"net/http"
+	"testing"
+	"time"
+
+	"authfn/functions/health"
+	"authfn/pkg/auth"
+	"authfn/pkg/postgres"
+	"authfn/pkg/redisstore"
+	"authfn/pkg/testenv"
+	"authfn/pkg/web"
+)
+
+type report struct {
+	Status  string                `json:"status"`
+	Version string                `json:"version"`
+	Checks  map[string]auth.Check `json:"checks"`
+}
+
+func serve(t *testing.T, svc *auth.Service) *testenv.HTTP {
+	logger := slog.New(slog.DiscardHandler)
+	mux := http.NewServeMux()
+	health.Register(mux, health.Deps{Logger: logger, Auth: svc, Version: "v-test"})
+	return testenv.NewHTTP(t, web.Stack(logger, mux, web.Options{}))
+}
+
+func TestHealthy(t *testing.T) {
+	env := testenv.New(t)
+	c := serve(t, env.Auth)
+	var r report
+	c.Do("GET", "/api/auth/v2/health", nil).Want(200).JSON(&r)
+	if r.Status != "healthy" || r.Version != "v-test" {
+		t.Errorf("status %q version %q, want healthy v-test", r.Status, r.Version)
+	}
+	for _, name := range []string{"postgres", "redis"} {
+		chk, ok := r.Checks[name]
+		if !ok || chk.Status != "healthy" || chk.LatencyMS <= 0 {
+			t.Errorf("check %s = %+v, want healthy with a latency", name, chk)
+		}
+	}
+	c.Do("POST", "/api/auth/v2/health", nil).Want(405, "method_not_allowed")
+}
+
+// TestStoreDown: /health says which store is down with 503, quickly;
+// liveness answers without touching a store (SECURITY.md 27, 28).
+func TestStoreDown(t *testing.T) {
+	env := testenv.New(t)
+	rc, err := redisstore.NewClient("redis://127.0.0.1:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadRedis := redisstore.New(rc, redisstore.Options{})
+	deadPG, err := postgres.Open(t.Context(), "postgres://postgres@127.0.0.1:1/x?sslmode=disable", postgres.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(deadPG.Close)
+	for _, tc := range []struct {
+		name   string
+		stores auth.Stores
+		down   string
+	}{
+		{"redis", auth.Stores{Users: env.SQL, Preferences: env.SQL, Audit: env.SQL, Sessions: deadRedis, Throttle: deadRedis, Locker: deadRedis}, "redis"},
+		{"postgres", auth.Stores{Users: deadPG, Preferences: deadPG, Audit: deadPG, Sessions: env.Sessions, Throttle: env.Sessions, Locker: env.Sessions}, "postgres"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			svc, err := auth.NewService(env.Config, tc.stores)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := serve(t, svc)
+			start := time.Now()
+			var r report
+			c.Do("GET", "/api/auth/v2/health", nil).Want(503).JSON(&r)
+			if time.Since(start) > 5*time.Second {
+				t.Errorf("health took %s with a store down", time.Since(start))
+			}
+			if r.Status != "unhealthy" || r.Checks[tc.down].Status != "unhealthy" {
+				t.Errorf("report %+v, want unhealthy with %s unhealthy", r, tc.down)
+			}
+			for name, chk := range r.Checks {
+				if name != tc.down && chk.Status != "healthy" {
+					t.Errorf("%s reported %s, want healthy", name, chk.Status)
+				}
+			}
+			var live map[string]string
+			c.Do("GET", "/api/auth/v2/health/live", nil).Want(200).JSON(&live)
+			if live["status"] != "alive" {
+				t.Errorf("live = %v", live)
+			}
+		})
+	}
+}

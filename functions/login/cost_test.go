@@ -1,0 +1,131 @@
+package login_test
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"authfn/functions/login"
+	"authfn/pkg/auth"
+	"authfn/pkg/postgres"
+	"authfn/pkg/redisstore"
+	"authfn/pkg/testenv"
+	"authfn/pkg/web"
+)
+
+// counted is the login group on stores whose round trips are counted.
+type counted struct {
+	h     http.Handler
+	trips *testenv.RoundTrips
+	svc   *auth.Service
+	pg    *postgres.Store
+	rs    *redisstore.Store
+}
+
+func newCounted(tb testing.TB) *counted {
+	tb.Helper()
+	trips := &testenv.RoundTrips{}
+	pg, err := postgres.Open(context.Background(), testenv.PostgresURL(tb), postgres.Options{Tracer: trips})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(pg.Close)
+	rc, prefix := testenv.Redis(tb)
+	rc.AddHook(trips)
+	rs := redisstore.New(rc, redisstore.Options{Prefix: prefix})
+	svc, err := auth.NewService(testenv.Config(), auth.Stores{Users: pg, Preferences: pg, Audit: pg, Sessions: rs, Throttle: rs, Locker: rs})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	logger := slog.New(slog.DiscardHandler)
+	mux := http.NewServeMux()
+	login.Register(mux, login.Deps{Logger: logger, Auth: svc})
+	return &counted{h: web.Stack(logger, mux, web.Options{}), trips: trips, svc: svc, pg: pg, rs: rs}
+}
+
+func (c *counted) get(tb testing.TB, path, token string) int {
+	req := httptest.NewRequest("GET", path, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	rec := httptest.NewRecorder()
+	c.h.ServeHTTP(rec, req)
+	return rec.Code
+}
+
+// TestAuthenticatedRequestCost holds DESIGN.md's floor: an authenticated
+// request is one Redis round trip (check and touch together), and GET /me
+// adds one PostgreSQL primary-key read, nothing else.
+func TestAuthenticatedRequestCost(t *testing.T) {
+	c := newCounted(t)
+	if _, err := c.svc.CreateUser(t.Context(), auth.Session{}, auth.NewUserInput{Username: "alice", Password: password}); err != nil {
+		t.Fatal(err)
+	}
+	p, err := c.svc.Login(t.Context(), "alice", password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.get(t, "/api/auth/v2/me", p.AccessToken) // warm up: script cache, connections
+	for _, tc := range []struct {
+		path        string
+		redis, pg   int64
+		description string
+	}{
+		{"/api/auth/v2/me", 1, 1, "session check + one primary-key read"},
+		{"/api/auth/v2/me/sessions", 2, 0, "session check + one listing script"},
+	} {
+		c.trips.Reset()
+		if code := c.get(t, tc.path, p.AccessToken); code != 200 {
+			t.Fatalf("GET %s = %d", tc.path, code)
+		}
+		if c.trips.Redis() != tc.redis || c.trips.Postgres() != tc.pg {
+			t.Errorf("GET %s: %d Redis round trips and %d PostgreSQL queries, want %d and %d (%s)",
+				tc.path, c.trips.Redis(), c.trips.Postgres(), tc.redis, tc.pg, tc.description)
+		}
+	}
+}
+
+// BenchmarkRequest measures an authenticated request next to the round
+// trips it is made of, so that `make bench` can report ratios measured in
+// one run: Me/RedisPing and Me/(RedisPing+PostgresSelect).
+func BenchmarkRequest(b *testing.B) {
+	c := newCounted(b)
+	ctx := context.Background()
+	if _, err := c.svc.CreateUser(ctx, auth.Session{}, auth.NewUserInput{Username: "alice", Password: password}); err != nil {
+		b.Fatal(err)
+	}
+	p, err := c.svc.Login(ctx, "alice", password)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("RedisPing", func(b *testing.B) {
+		for b.Loop() {
+			if err := c.rs.Ping(ctx); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("PostgresPing", func(b *testing.B) {
+		for b.Loop() {
+			if err := c.pg.Ping(ctx); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("Authenticate", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := c.svc.Authenticate(ctx, p.AccessToken); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	for name, path := range map[string]string{"Me": "/api/auth/v2/me", "MySessions": "/api/auth/v2/me/sessions"} {
+		b.Run(name, func(b *testing.B) {
+			for b.Loop() {
+				if code := c.get(b, path, p.AccessToken); code != 200 {
+					b.Fatalf("status %d", code)
+				}
+			}
+		})
+	}
+}

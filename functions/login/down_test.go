@@ -1,0 +1,124 @@
+package login_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"authfn/pkg/auth"
+	"authfn/pkg/postgres"
+	"authfn/pkg/redisstore"
+	"authfn/pkg/testenv"
+	"authfn/pkg/web"
+)
+
+// deadAddr is a port where nothing listens.
+const deadAddr = "127.0.0.1:1"
+
+// TestRedisDown: every login and authenticated request fails closed with
+// 503, never 200, never a hang (SECURITY.md 27).
+func TestRedisDown(t *testing.T) {
+	live := setup(t)
+	live.CreateUser(t, "alice", password, false)
+	p := live.login(t, "alice", password)
+
+	rc, err := redisstore.NewClient("redis://" + deadAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := redisstore.New(rc, redisstore.Options{Timeout: time.Second})
+	svc, err := auth.NewService(live.Config, auth.Stores{Users: live.SQL, Preferences: live.SQL, Audit: live.SQL, Sessions: dead, Throttle: dead, Locker: dead})
+	if err != nil {
+		t.Fatal(err)
+	}
+	live.Auth = svc
+	f := serve(t, live.Env, web.Options{})
+	bearer := testenv.Bearer(p.AccessToken)
+	for name, do := range map[string]func() *testenv.Response{
+		"login": func() *testenv.Response {
+			return f.http.Do("POST", "/api/auth/v2/login", map[string]string{"username": "alice", "password": password})
+		},
+		"wrong password": func() *testenv.Response {
+			return f.http.Do("POST", "/api/auth/v2/login", map[string]string{"username": "alice", "password": "nope nope"})
+		},
+		"me": func() *testenv.Response { return f.http.Do("GET", "/api/auth/v2/me", nil, bearer...) },
+		"refresh": func() *testenv.Response {
+			return f.http.Do("POST", "/api/auth/v2/refresh", map[string]string{"refresh_token": p.RefreshToken})
+		},
+		"logout":   func() *testenv.Response { return f.http.Do("POST", "/api/auth/v2/logout", nil, bearer...) },
+		"sessions": func() *testenv.Response { return f.http.Do("GET", "/api/auth/v2/me/sessions", nil, bearer...) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			start := time.Now()
+			resp := do().Want(503, "unavailable")
+			if time.Since(start) > 5*time.Second {
+				t.Errorf("took %s, want under 5 s", time.Since(start))
+			}
+			if strings.Contains(resp.Body.String(), deadAddr) || strings.Contains(resp.Body.String(), "dial") {
+				t.Errorf("503 body leaks the cause: %s", resp.Body)
+			}
+		})
+	}
+	// Once Redis is back, the session is still there: nothing was lost.
+	live.http.Do("GET", "/api/auth/v2/me", nil, bearer...).Want(200)
+}
+
+// TestPostgresDown: 503 within 5 s (SECURITY.md 27).
+func TestPostgresDown(t *testing.T) {
+	live := setup(t)
+	live.CreateUser(t, "alice", password, false)
+	p := live.login(t, "alice", password)
+	pg, err := postgres.Open(t.Context(), "postgres://postgres@"+deadAddr+"/authfn?sslmode=disable", postgres.Options{QueryTimeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pg.Close)
+	svc, err := auth.NewService(live.Config, auth.Stores{Users: pg, Preferences: pg, Audit: pg, Sessions: live.Sessions, Throttle: live.Sessions, Locker: live.Sessions})
+	if err != nil {
+		t.Fatal(err)
+	}
+	live.Auth = svc
+	f := serve(t, live.Env, web.Options{})
+	for name, do := range map[string]func() *testenv.Response{
+		"login": func() *testenv.Response {
+			return f.http.Do("POST", "/api/auth/v2/login", map[string]string{"username": "alice", "password": password})
+		},
+		"me": func() *testenv.Response {
+			return f.http.Do("GET", "/api/auth/v2/me", nil, testenv.Bearer(p.AccessToken)...)
+		},
+		"refresh": func() *testenv.Response {
+			return f.http.Do("POST", "/api/auth/v2/refresh", map[string]string{"refresh_token": p.RefreshToken})
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			start := time.Now()
+			do().Want(503, "unavailable")
+			if time.Since(start) > 5*time.Second {
+				t.Errorf("took %s, want under 5 s", time.Since(start))
+			}
+		})
+	}
+	// Routes that need only Redis keep working.
+	f.http.Do("GET", "/api/auth/v2/me/sessions", nil, testenv.Bearer(p.AccessToken)...).Want(200)
+}
+
+// TestNoSecretsInLogs: passwords and tokens never reach the log (SECURITY.md 25).
+func TestNoSecretsInLogs(t *testing.T) {
+	f := setup(t)
+	f.CreateUser(t, "alice", password, false)
+	p := f.login(t, "alice", password)
+	f.http.Do("POST", "/api/auth/v2/login", map[string]string{"username": "alice", "password": "my wrong secret"}).Want(401)
+	var q auth.TokenPair
+	f.http.Do("POST", "/api/auth/v2/refresh", map[string]string{"refresh_token": p.RefreshToken}).Want(200).JSON(&q)
+	f.http.Do("GET", "/api/auth/v2/me", nil, testenv.Bearer(q.AccessToken)...).Want(200)
+	f.http.Do("POST", "/api/auth/v2/me/password", map[string]string{"current_password": password, "new_password": "the next secret"}, testenv.Bearer(q.AccessToken)...).Want(204)
+	logs := f.logs.String()
+	if !strings.Contains(logs, `"request_id"`) {
+		t.Fatalf("no request logs captured: %q", logs)
+	}
+	for _, secret := range []string{password, "my wrong secret", "the next secret", p.AccessToken, p.RefreshToken, q.AccessToken, q.RefreshToken, p.SessionID} {
+		if strings.Contains(logs, secret) {
+			t.Errorf("log contains a secret (%.12s...)", secret)
+		}
+	}
+}

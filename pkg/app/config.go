@@ -1,0 +1,310 @@
+// Package app turns the environment into a running service: configuration,
+// the real stores, the logger and the core. The embedded stores of the
+// local runner are wired in local/ only, so no Lambda links them.
+package app
+
+import (
+	"crypto/ed25519"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"authfn/pkg/auth"
+)
+
+// Config is every setting of the service. The environment names and
+// defaults are those of DESIGN.md; clients and deploy files depend on them.
+type Config struct {
+	DatabaseURL    string // DATABASE_URL; empty: the local runner's embedded SQLite
+	RedisURL       string // REDIS_URL; empty: the local runner's in-process Redis
+	RedisKeyPrefix string // REDIS_KEY_PREFIX, "authfn:"
+
+	JWTSecret      []byte             // JWT_SECRET: ≥ 32 bytes (HS256) ...
+	JWTPrivateKey  ed25519.PrivateKey // ... or a PEM Ed25519 private key (EdDSA + JWKS)
+	JWTIssuer      string             // JWT_ISSUER, "authfn"
+	JWTAudience    string             // JWT_AUDIENCE, "authfn"
+	AccessTokenTTL time.Duration      // ACCESS_TOKEN_TTL, 1800s
+
+	RefreshTokenTTL   time.Duration // REFRESH_TOKEN_TTL, 7 days (idle)
+	SessionMaxAge     time.Duration // SESSION_MAX_AGE, 30 days (absolute)
+	RefreshReuseGrace time.Duration // REFRESH_REUSE_GRACE, 10s
+	BcryptCost        int           // BCRYPT_COST, 12; below 10 stops the start
+
+	AdminUsername string // ADMIN_USERNAME, "admin"
+	AdminPassword string // ADMIN_PASSWORD; empty: a random one, logged once
+
+	Addr           string         // ADDR, ":8080" (local runner)
+	LogLevel       slog.Level     // LOG_LEVEL, info
+	TrustedProxies []netip.Prefix // TRUSTED_PROXIES, none
+	CORSOrigins    []string       // CORS_ALLOWED_ORIGINS, none
+
+	LoginMaxFailures      int           // LOGIN_MAX_FAILURES, 5 (per username)
+	LoginMaxFailuresPerIP int           // LOGIN_MAX_FAILURES_PER_IP, 100
+	LoginFailureWindow    time.Duration // LOGIN_FAILURE_WINDOW, 15m
+
+	CleanupInterval time.Duration // CLEANUP_INTERVAL, 15m (local runner's timer)
+	AuditRetention  time.Duration // AUDIT_RETENTION, 90 days
+	StoreTimeout    time.Duration // STORE_TIMEOUT, 3s: the deadline of every store call
+
+	GPUStackURL     string        // GPUSTACK_URL; empty: no upstream fallback
+	GPUStackTimeout time.Duration // GPUSTACK_TIMEOUT, 3s
+}
+
+// ConfigFromEnv reads the configuration through getenv (os.Getenv in
+// mains, a map in tests). It reports every bad value at once.
+func ConfigFromEnv(getenv func(string) string) (Config, error) {
+	r := reader{getenv: getenv}
+	c := Config{
+		DatabaseURL:       strings.TrimSpace(getenv("DATABASE_URL")),
+		RedisURL:          strings.TrimSpace(getenv("REDIS_URL")),
+		RedisKeyPrefix:    r.str("REDIS_KEY_PREFIX", "authfn:"),
+		JWTIssuer:         r.str("JWT_ISSUER", "authfn"),
+		JWTAudience:       r.str("JWT_AUDIENCE", "authfn"),
+		AccessTokenTTL:    r.duration("ACCESS_TOKEN_TTL", 1800*time.Second),
+		RefreshTokenTTL:   r.duration("REFRESH_TOKEN_TTL", 7*24*time.Hour),
+		SessionMaxAge:     r.duration("SESSION_MAX_AGE", 30*24*time.Hour),
+		RefreshReuseGrace: r.duration("REFRESH_REUSE_GRACE", 10*time.Second),
+		BcryptCost:        r.integer("BCRYPT_COST", 12),
+		AdminUsername:     r.str("ADMIN_USERNAME", "admin"),
+		AdminPassword:     getenv("ADMIN_PASSWORD"),
+		Addr:              r.str("ADDR", ":8080"),
+		LogLevel:          r.level("LOG_LEVEL"),
+		TrustedProxies:    r.prefixes("TRUSTED_PROXIES"),
+		CORSOrigins:       r.list("CORS_ALLOWED_ORIGINS"),
+
+		LoginMaxFailures:      r.integer("LOGIN_MAX_FAILURES", 5),
+		LoginMaxFailuresPerIP: r.integer("LOGIN_MAX_FAILURES_PER_IP", 100),
+		LoginFailureWindow:    r.duration("LOGIN_FAILURE_WINDOW", 15*time.Minute),
+
+		CleanupInterval: r.duration("CLEANUP_INTERVAL", 15*time.Minute),
+		AuditRetention:  r.duration("AUDIT_RETENTION", 90*24*time.Hour),
+		StoreTimeout:    r.duration("STORE_TIMEOUT", 3*time.Second),
+
+		GPUStackURL:     strings.TrimSpace(getenv("GPUSTACK_URL")),
+		GPUStackTimeout: r.duration("GPUSTACK_TIMEOUT", 3*time.Second),
+	}
+	c.JWTSecret, c.JWTPrivateKey = r.signingKey("JWT_SECRET")
+
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{
+		{"ACCESS_TOKEN_TTL", c.AccessTokenTTL}, {"REFRESH_TOKEN_TTL", c.RefreshTokenTTL},
+		{"SESSION_MAX_AGE", c.SessionMaxAge}, {"LOGIN_FAILURE_WINDOW", c.LoginFailureWindow},
+		{"CLEANUP_INTERVAL", c.CleanupInterval}, {"AUDIT_RETENTION", c.AuditRetention},
+		{"STORE_TIMEOUT", c.StoreTimeout}, {"GPUSTACK_TIMEOUT", c.GPUStackTimeout},
+	} {
+		if d.v <= 0 && r.getenv(d.name) != "" {
+			r.fail(d.name, "must be greater than zero")
+		}
+	}
+	if c.RefreshReuseGrace < 0 {
+		r.fail("REFRESH_REUSE_GRACE", "must not be negative")
+	}
+	if c.RefreshTokenTTL > c.SessionMaxAge {
+		r.fail("REFRESH_TOKEN_TTL", "must not exceed SESSION_MAX_AGE")
+	}
+	if c.BcryptCost < auth.MinBcryptCost || c.BcryptCost > 31 {
+		r.fail("BCRYPT_COST", fmt.Sprintf("must be between %d and 31", auth.MinBcryptCost))
+	}
+	if !auth.ValidUsername(c.AdminUsername) {
+		r.fail("ADMIN_USERNAME", "must be 3-64 characters of letters, digits and . _ - @")
+	}
+	if p := c.AdminPassword; p != "" && (len(p) < auth.MinPasswordBytes || len(p) > auth.MaxPasswordBytes) {
+		r.fail("ADMIN_PASSWORD", fmt.Sprintf("must be %d-%d bytes", auth.MinPasswordBytes, auth.MaxPasswordBytes))
+	}
+	if c.LoginMaxFailures < 1 {
+		r.fail("LOGIN_MAX_FAILURES", "must be at least 1")
+	}
+	if c.LoginMaxFailuresPerIP < 1 {
+		r.fail("LOGIN_MAX_FAILURES_PER_IP", "must be at least 1")
+	}
+	r.checkURL("DATABASE_URL", c.DatabaseURL, "postgres", "postgresql")
+	r.checkURL("REDIS_URL", c.RedisURL, "redis", "rediss")
+	if c.GPUStackURL != "" {
+		if err := checkUpstreamURL(c.GPUStackURL); err != nil {
+			r.fail("GPUSTACK_URL", err.Error())
+		}
+	}
+	if len(r.errs) > 0 {
+		return Config{}, fmt.Errorf("configuration: %w", errors.Join(r.errs...))
+	}
+	return c, nil
+}
+
+// checkUpstreamURL allows https, or http only to a loopback host: the
+// upstream receives users' passwords.
+func checkUpstreamURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return errors.New("must be an absolute URL")
+	}
+	switch u.Scheme {
+	case "https":
+		return nil
+	case "http":
+		host := u.Hostname()
+		if host == "localhost" {
+			return nil
+		}
+		if a, err := netip.ParseAddr(host); err == nil && a.IsLoopback() {
+			return nil
+		}
+		return errors.New("must use https (http is allowed only to a loopback address)")
+	}
+	return errors.New("must be an https:// URL")
+}
+
+// AuthConfig is the part of c that the core needs.
+func (c Config) AuthConfig() auth.Config {
+	return auth.Config{
+		Tokens: auth.TokenConfig{
+			Issuer: c.JWTIssuer, Audience: c.JWTAudience, TTL: c.AccessTokenTTL,
+			Secret: c.JWTSecret, PrivateKey: c.JWTPrivateKey,
+		},
+		RefreshTTL:        c.RefreshTokenTTL,
+		SessionMaxAge:     c.SessionMaxAge,
+		RefreshReuseGrace: c.RefreshReuseGrace,
+		BcryptCost:        c.BcryptCost,
+		UserThrottle:      auth.ThrottlePolicy{Max: c.LoginMaxFailures, Window: c.LoginFailureWindow, BaseLock: 30 * time.Second, MaxLock: 15 * time.Minute},
+		IPThrottle:        auth.ThrottlePolicy{Max: c.LoginMaxFailuresPerIP, Window: c.LoginFailureWindow, BaseLock: 30 * time.Second, MaxLock: 15 * time.Minute},
+		AuditRetention:    c.AuditRetention,
+	}
+}
+
+// reader parses values and collects every problem.
+type reader struct {
+	getenv func(string) string
+	errs   []error
+}
+
+func (r *reader) fail(name, msg string) { r.errs = append(r.errs, fmt.Errorf("%s %s", name, msg)) }
+
+func (r *reader) str(name, def string) string {
+	if v := strings.TrimSpace(r.getenv(name)); v != "" {
+		return v
+	}
+	return def
+}
+
+// duration takes Go syntax ("30m", "168h") or plain seconds ("1800").
+func (r *reader) duration(name string, def time.Duration) time.Duration {
+	v := strings.TrimSpace(r.getenv(name))
+	if v == "" {
+		return def
+	}
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+		return time.Duration(n) * time.Second
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		r.fail(name, fmt.Sprintf("must be a duration such as 30m or 1800 (seconds), not %q", v))
+		return def
+	}
+	return d
+}
+
+func (r *reader) integer(name string, def int) int {
+	v := strings.TrimSpace(r.getenv(name))
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		r.fail(name, fmt.Sprintf("must be a whole number, not %q", v))
+		return def
+	}
+	return n
+}
+
+func (r *reader) level(name string) slog.Level {
+	var l slog.Level
+	v := strings.TrimSpace(r.getenv(name))
+	if v == "" {
+		return slog.LevelInfo
+	}
+	if err := l.UnmarshalText([]byte(v)); err != nil {
+		r.fail(name, fmt.Sprintf("must be debug, info, warn or error, not %q", v))
+	}
+	return l
+}
+
+func (r *reader) list(name string) []string {
+	var out []string
+	for _, p := range strings.Split(r.getenv(name), ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func (r *reader) prefixes(name string) []netip.Prefix {
+	var out []netip.Prefix
+	for _, p := range r.list(name) {
+		if !strings.Contains(p, "/") {
+			if a, err := netip.ParseAddr(p); err == nil {
+				out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+				continue
+			}
+		}
+		pf, err := netip.ParsePrefix(p)
+		if err != nil {
+			r.fail(name, fmt.Sprintf("has %q, which is not a CIDR or an address", p))
+			continue
+		}
+		out = append(out, pf.Masked())
+	}
+	return out
+}
+
+// signingKey reads a shared secret, or a PEM-encoded PKCS#8 Ed25519 key.
+// The secret's value never appears in an error.
+func (r *reader) signingKey(name string) ([]byte, ed25519.PrivateKey) {
+	v := r.getenv(name)
+	if strings.HasPrefix(strings.TrimSpace(v), "-----BEGIN") {
+		block, _ := pem.Decode([]byte(strings.TrimSpace(v)))
+		if block == nil {
+			r.fail(name, "looks like PEM but does not parse")
+			return nil, nil
+		}
+		k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+		ek, ok := k.(ed25519.PrivateKey)
+		if err != nil || !ok {
+			r.fail(name, "holds a PEM key that is not a PKCS#8 Ed25519 private key")
+			return nil, nil
+		}
+		return nil, ek
+	}
+	switch {
+	case v == "":
+		r.fail(name, fmt.Sprintf("is required: at least %d random bytes (e.g. openssl rand -base64 48)", auth.MinSecretBytes))
+	case len(v) < auth.MinSecretBytes:
+		r.fail(name, fmt.Sprintf("is %d bytes; it must be at least %d", len(v), auth.MinSecretBytes))
+	}
+	return []byte(v), nil
+}
+
+func (r *reader) checkURL(name, v string, schemes ...string) {
+	if v == "" {
+		return
+	}
+	u, err := url.Parse(v)
+	if err != nil {
+		r.fail(name, "is not a URL") // the value may hold a password: never echo it
+		return
+	}
+	for _, s := range schemes {
+		if u.Scheme == s {
+			return
+		}
+	}
+	r.fail(name, fmt.Sprintf("must start with %s://", strings.Join(schemes, ":// or ")))
+}

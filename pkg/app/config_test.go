@@ -1,0 +1,150 @@
+package app
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
+	"log/slog"
+	"net/netip"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+const secret = "0123456789abcdef0123456789abcdef"
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestConfigDefaults(t *testing.T) {
+	c, err := ConfigFromEnv(env(map[string]string{"JWT_SECRET": secret}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Config{
+		RedisKeyPrefix: "authfn:", JWTSecret: []byte(secret), JWTIssuer: "authfn", JWTAudience: "authfn",
+		AccessTokenTTL: 1800 * time.Second, RefreshTokenTTL: 7 * 24 * time.Hour, SessionMaxAge: 30 * 24 * time.Hour,
+		RefreshReuseGrace: 10 * time.Second, BcryptCost: 12, AdminUsername: "admin", Addr: ":8080", LogLevel: slog.LevelInfo,
+		LoginMaxFailures: 5, LoginMaxFailuresPerIP: 100, LoginFailureWindow: 15 * time.Minute,
+		CleanupInterval: 15 * time.Minute, AuditRetention: 90 * 24 * time.Hour, StoreTimeout: 3 * time.Second,
+		GPUStackTimeout: 3 * time.Second,
+	}
+	if diff := cmp.Diff(want, c, cmp.Comparer(func(a, b netip.Prefix) bool { return a == b })); diff != "" {
+		t.Errorf("defaults (-want +got):\n%s", diff)
+	}
+}
+
+func TestConfigValues(t *testing.T) {
+	c, err := ConfigFromEnv(env(map[string]string{
+		"JWT_SECRET": secret, "ACCESS_TOKEN_TTL": "900", "REFRESH_TOKEN_TTL": "48h", "SESSION_MAX_AGE": "720h",
+		"REFRESH_REUSE_GRACE": "0", "BCRYPT_COST": "10", "TRUSTED_PROXIES": "10.0.0.0/8, 192.0.2.1 ,::1",
+		"CORS_ALLOWED_ORIGINS": "https://a.example,https://b.example", "LOG_LEVEL": "debug",
+		"DATABASE_URL": "postgres://u:p@db:5432/authfn", "REDIS_URL": "redis://cache:6379?addr=cache2:6379",
+		"GPUSTACK_URL": "http://127.0.0.1:9000", "LOGIN_MAX_FAILURES": "3",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.AccessTokenTTL != 15*time.Minute || c.RefreshTokenTTL != 48*time.Hour || c.RefreshReuseGrace != 0 || c.BcryptCost != 10 || c.LoginMaxFailures != 3 {
+		t.Errorf("durations/ints parsed wrong: %+v", c)
+	}
+	wantProxies := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.0.2.1/32"), netip.MustParsePrefix("::1/128")}
+	if !cmp.Equal(c.TrustedProxies, wantProxies, cmp.Comparer(func(a, b netip.Prefix) bool { return a == b })) {
+		t.Errorf("TrustedProxies = %v, want %v", c.TrustedProxies, wantProxies)
+	}
+	if len(c.CORSOrigins) != 2 || c.LogLevel != slog.LevelDebug {
+		t.Errorf("CORS %v level %v", c.CORSOrigins, c.LogLevel)
+	}
+}
+
+// TestConfigReportsEveryProblem: one error lists every bad value, and never
+// a secret's value.
+func TestConfigReportsEveryProblem(t *testing.T) {
+	bad := map[string]string{
+		"JWT_SECRET": "too-short-secret", "BCRYPT_COST": "9", "ACCESS_TOKEN_TTL": "soon", "LOG_LEVEL": "loud",
+		"TRUSTED_PROXIES": "not-a-cidr", "DATABASE_URL": "mysql://x", "REDIS_URL": "http://x",
+		"ADMIN_USERNAME": "bad name", "ADMIN_PASSWORD": "short", "LOGIN_MAX_FAILURES": "many",
+		"REFRESH_TOKEN_TTL": "1000h", "GPUSTACK_URL": "http://gpustack.example.com", "SESSION_MAX_AGE": "-1h",
+	}
+	_, err := ConfigFromEnv(env(bad))
+	if err == nil {
+		t.Fatal("accepted a bad configuration")
+	}
+	for name := range bad {
+		if !strings.Contains(err.Error(), name) {
+			t.Errorf("error does not name %s:\n%v", name, err)
+		}
+	}
+	for _, leak := range []string{"too-short-secret", "short\""} {
+		if strings.Contains(err.Error(), leak) {
+			t.Errorf("error echoes a secret (%s):\n%v", leak, err)
+		}
+	}
+}
+
+func TestConfigRequiresSecret(t *testing.T) {
+	if _, err := ConfigFromEnv(env(nil)); err == nil || !strings.Contains(err.Error(), "JWT_SECRET is required") {
+		t.Errorf("err = %v, want JWT_SECRET is required", err)
+	}
+	// SECURITY.md 1: below cost 10 the service does not start.
+	_, err := ConfigFromEnv(env(map[string]string{"JWT_SECRET": secret, "BCRYPT_COST": "4"}))
+	if err == nil || !strings.Contains(err.Error(), "BCRYPT_COST") {
+		t.Errorf("cost 4: err = %v", err)
+	}
+}
+
+func TestConfigEd25519Key(t *testing.T) {
+	_, key, _ := ed25519.GenerateKey(rand.Reader)
+	der, _ := x509.MarshalPKCS8PrivateKey(key)
+	p := string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
+	c, err := ConfigFromEnv(env(map[string]string{"JWT_SECRET": p}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !key.Equal(c.JWTPrivateKey) || c.JWTSecret != nil {
+		t.Error("the PEM key was not read as an Ed25519 key")
+	}
+	if _, err := ConfigFromEnv(env(map[string]string{"JWT_SECRET": "-----BEGIN PRIVATE KEY-----\nnope\n-----END PRIVATE KEY-----"})); err == nil {
+		t.Error("accepted a broken PEM key")
+	}
+}
+
+func TestOpenRequiresServers(t *testing.T) {
+	_, err := Open(t.Context(), env(map[string]string{"JWT_SECRET": secret}))
+	if err == nil || !strings.Contains(err.Error(), "DATABASE_URL") || !strings.Contains(err.Error(), "REDIS_URL") {
+		t.Errorf("Open without servers: %v", err)
+	}
+}
+
+// TestOpenDoesNoIO: a Lambda cold start pays no network round trip, so
+// Open succeeds even when nothing listens at the URLs.
+func TestOpenDoesNoIO(t *testing.T) {
+	a, err := Open(t.Context(), env(map[string]string{"JWT_SECRET": secret,
+		"DATABASE_URL": "postgres://postgres@127.0.0.1:1/none", "REDIS_URL": "redis://127.0.0.1:1"}))
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	a.Close()
+}
+
+// TestFunctionsDoNotLinkEmbeddedStores: SQLite and the in-process Redis
+// belong to the local runner alone; no Lambda carries them.
+func TestFunctionsDoNotLinkEmbeddedStores(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", "authfn/functions/...", "authfn/pkg/app").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	for _, banned := range []string{"modernc.org/sqlite", "github.com/alicebob/miniredis/v2", "authfn/pkg/sqlite", "authfn/local"} {
+		for _, line := range strings.Split(string(out), "\n") {
+			if line == banned || strings.HasPrefix(line, banned+"/") {
+				t.Errorf("functions link %s", line)
+			}
+		}
+	}
+	if !strings.Contains(string(out), "github.com/jackc/pgx/v5") {
+		t.Error("go list output does not look like a dependency list")
+	}
+}
