@@ -247,7 +247,8 @@ func TestRoutes(t *testing.T) {
 	env := testenv.New(t)
 	a := &app.App{Auth: env.Auth, Logger: slog.New(slog.DiscardHandler)}
 	routes := Routes(a)
-	for _, want := range []string{"POST /api/auth/v2/login", "GET /api/auth/v2/health", "GET /api/auth/v2/me"} {
+	for _, want := range []string{"POST /api/auth/v2/login", "GET /api/auth/v2/health", "GET /api/auth/v2/me",
+		"GET /api/auth/v2/users", "GET /api/auth/v2/sessions", "POST /api/auth/v2/preferences", "POST /api/auth/v2/cleanup"} {
 		found := false
 		for _, r := range routes {
 			found = found || r == want
@@ -255,5 +256,22 @@ func TestRoutes(t *testing.T) {
 		if !found {
 			t.Errorf("routes lack %q: %v", want, routes)
 		}
+	}
+}
+
+// TestCleanupTimer: the runner runs cleanup every CLEANUP_INTERVAL, as
+// the scheduler does in AWS.
+func TestCleanupTimer(t *testing.T) {
+	r := start(t, map[string]string{"LOCAL_DIR": t.TempDir(), "ADMIN_PASSWORD": "first admin password", "BCRYPT_COST": "10", "CLEANUP_INTERVAL": "50ms"})
+	deadline := time.Now().Add(10 * time.Second)
+	for len(r.logs.lines("cleanup")) < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no two cleanup runs logged:\n%s", r.logs)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	rec := r.logs.lines("cleanup")[0]
+	if rec["complete"] != true {
+		t.Errorf("cleanup record %v, want complete", rec)
 	}
 }

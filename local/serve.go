@@ -13,9 +13,14 @@ import (
 	"syscall"
 	"time"
 
+	"authfn/functions/cleanup"
 	"authfn/functions/health"
 	"authfn/functions/login"
+	"authfn/functions/preferences"
+	"authfn/functions/sessions"
+	"authfn/functions/users"
 	"authfn/pkg/app"
+	"authfn/pkg/auth"
 	"authfn/pkg/web"
 )
 
@@ -23,6 +28,10 @@ import (
 // pattern: ServeMux panics on a conflict, which the tests would catch.
 func routes(r web.Router, a *app.App) {
 	login.Register(r, login.Deps{Logger: a.Logger, Auth: a.Auth})
+	users.Register(r, users.Deps{Logger: a.Logger, Auth: a.Auth})
+	sessions.Register(r, sessions.Deps{Logger: a.Logger, Auth: a.Auth})
+	preferences.Register(r, preferences.Deps{Logger: a.Logger, Auth: a.Auth})
+	cleanup.Register(r, cleanup.Deps{Logger: a.Logger, Auth: a.Auth})
 	health.Register(r, health.Deps{Logger: a.Logger, Auth: a.Auth, Version: app.Version()})
 }
 
@@ -65,6 +74,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	go cleanupEvery(ctx, a, a.Config.CleanupInterval)
 	select {
 	case err := <-errc:
 		return err
@@ -98,4 +108,28 @@ func ensureAdmin(ctx context.Context, a *app.App) error {
 		a.Logger.InfoContext(ctx, "first admin created from ADMIN_PASSWORD", "username", fa.User.Username)
 	}
 	return nil
+}
+
+// cleanupEvery runs the cleanup job on a timer, as the scheduler does in
+// AWS. A run that finds another holding the lock (a second runner on the
+// same Redis) is skipped quietly.
+func cleanupEvery(ctx context.Context, a *app.App, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			res, err := a.Auth.Cleanup(ctx)
+			switch {
+			case auth.ErrorCode(err) == auth.CodeConflict:
+				a.Logger.InfoContext(ctx, "cleanup skipped: another run holds the lock")
+			case err != nil:
+				a.Logger.ErrorContext(ctx, "cleanup failed", "err", err)
+			default:
+				a.Logger.InfoContext(ctx, "cleanup", "removed", res.Removed, "complete", res.Complete, "duration_ms", res.DurationMS)
+			}
+		}
+	}
 }

@@ -133,6 +133,9 @@ func SessionFromContext(ctx context.Context) (Session, bool) {
 // a logging fault into an outage.
 func (s *Service) record(ctx context.Context, e Event) {
 	c := ClientFromContext(ctx)
+	if sess, ok := SessionFromContext(ctx); ok && e.ActorID == nil {
+		e.ActorID = &sess.UserID // an admin's request; the scheduler has no actor
+	}
 	e.Time = s.now()
 	e.IP, e.UserAgent, e.RequestID = c.IP, c.UserAgent, c.RequestID
 	if err := s.audit.RecordEvent(ctx, e); err != nil {

@@ -1,0 +1,41 @@
+// Package cleanup is the endpoint group that runs the cleanup job on
+// demand. The scheduler runs the same job without HTTP (see bootstrap).
+package cleanup
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"authfn/pkg/auth"
+	"authfn/pkg/web"
+)
+
+// Deps are the dependencies of the cleanup group.
+type Deps struct {
+	Logger *slog.Logger
+	Auth   *auth.Service
+}
+
+// Register adds the cleanup group's routes to mux. This is the group's whole API surface.
+func Register(mux web.Router, d Deps) {
+	mux.Handle("POST /api/auth/v2/cleanup", web.RequireAdmin(d.Logger, d.Auth, handleCleanupRun(d)))
+}
+
+// httpBudget keeps an on-demand run well inside API Gateway's 29 s limit;
+// what it does not finish, the next run does.
+const httpBudget = 20 * time.Second
+
+func handleCleanupRun(d Deps) http.Handler {
+	return web.Handle(d.Logger, func(w http.ResponseWriter, r *http.Request) error {
+		ctx, cancel := context.WithTimeout(r.Context(), httpBudget)
+		defer cancel()
+		res, err := d.Auth.Cleanup(ctx)
+		if err != nil {
+			return err
+		}
+		web.Encode(w, r, d.Logger, http.StatusOK, res)
+		return nil
+	})
+}

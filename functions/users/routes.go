@@ -1,0 +1,143 @@
+// Package users is the admin endpoint group for user accounts: list and
+// search, create, read, change and delete.
+package users
+
+import (
+	"log/slog"
+	"net/http"
+	"strconv"
+
+	"authfn/pkg/auth"
+	"authfn/pkg/web"
+)
+
+// Deps are the dependencies of the users group.
+type Deps struct {
+	Logger *slog.Logger
+	Auth   *auth.Service
+}
+
+// Register adds the users group's routes to mux. This is the group's whole API surface.
+func Register(mux web.Router, d Deps) {
+	admin := func(h http.Handler) http.Handler { return web.RequireAdmin(d.Logger, d.Auth, h) }
+	mux.Handle("GET /api/auth/v2/users", admin(handleUserList(d)))
+	mux.Handle("POST /api/auth/v2/users", admin(handleUserCreate(d)))
+	mux.Handle("GET /api/auth/v2/users/{id}", admin(handleUserGet(d)))
+	mux.Handle("PATCH /api/auth/v2/users/{id}", admin(handleUserUpdate(d)))
+	mux.Handle("DELETE /api/auth/v2/users/{id}", admin(handleUserDelete(d)))
+}
+
+func handleUserList(d Deps) http.Handler {
+	type response struct {
+		Users      []auth.User `json:"users"`
+		NextCursor *string     `json:"next_cursor"`
+	}
+	return web.Handle(d.Logger, func(w http.ResponseWriter, r *http.Request) error {
+		limit, err := web.Limit(r)
+		if err != nil {
+			return err
+		}
+		q := r.URL.Query()
+		page, err := d.Auth.ListUsers(r.Context(), q.Get("q"), q.Get("cursor"), limit)
+		if err != nil {
+			return err
+		}
+		if page.Users == nil {
+			page.Users = []auth.User{}
+		}
+		web.Encode(w, r, d.Logger, http.StatusOK, response{Users: page.Users, NextCursor: web.Cursor(page.NextCursor)})
+		return nil
+	})
+}
+
+func handleUserCreate(d Deps) http.Handler {
+	type request struct {
+		Username string `json:"username"`
+		Password string `json:"password"`
+		FullName string `json:"full_name"`
+		IsAdmin  bool   `json:"is_admin"`
+	}
+	return web.Handle(d.Logger, func(w http.ResponseWriter, r *http.Request) error {
+		req, err := web.Decode[request](w, r)
+		if err != nil {
+			return err
+		}
+		actor, err := web.SessionOf(r)
+		if err != nil {
+			return err
+		}
+		u, err := d.Auth.CreateUser(r.Context(), actor, auth.NewUserInput{
+			Username: req.Username, Password: req.Password, FullName: req.FullName, IsAdmin: req.IsAdmin,
+		})
+		if err != nil {
+			return err
+		}
+		w.Header().Set("Location", "/api/auth/v2/users/"+strconv.FormatInt(u.ID, 10))
+		web.Encode(w, r, d.Logger, http.StatusCreated, u)
+		return nil
+	})
+}
+
+func handleUserGet(d Deps) http.Handler {
+	return web.Handle(d.Logger, func(w http.ResponseWriter, r *http.Request) error {
+		id, err := web.PathID(r, "id")
+		if err != nil {
+			return err
+		}
+		u, err := d.Auth.User(r.Context(), id)
+		if err != nil {
+			return err
+		}
+		web.Encode(w, r, d.Logger, http.StatusOK, u)
+		return nil
+	})
+}
+
+func handleUserUpdate(d Deps) http.Handler {
+	type request struct {
+		FullName *string `json:"full_name"`
+		IsAdmin  *bool   `json:"is_admin"`
+		IsActive *bool   `json:"is_active"`
+		Password *string `json:"password"`
+	}
+	return web.Handle(d.Logger, func(w http.ResponseWriter, r *http.Request) error {
+		id, err := web.PathID(r, "id")
+		if err != nil {
+			return err
+		}
+		req, err := web.Decode[request](w, r)
+		if err != nil {
+			return err
+		}
+		actor, err := web.SessionOf(r)
+		if err != nil {
+			return err
+		}
+		u, err := d.Auth.UpdateUser(r.Context(), actor, id, auth.UserChange{
+			FullName: req.FullName, IsAdmin: req.IsAdmin, IsActive: req.IsActive, Password: req.Password,
+		})
+		if err != nil {
+			return err
+		}
+		web.Encode(w, r, d.Logger, http.StatusOK, u)
+		return nil
+	})
+}
+
+func handleUserDelete(d Deps) http.Handler {
+	return web.Handle(d.Logger, func(w http.ResponseWriter, r *http.Request) error {
+		id, err := web.PathID(r, "id")
+		if err != nil {
+			return err
+		}
+		actor, err := web.SessionOf(r)
+		if err != nil {
+			return err
+		}
+		if err := d.Auth.DeleteUser(r.Context(), actor, id); err != nil {
+			return err
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	})
+}
