@@ -36,6 +36,10 @@ lint: ## gofmt, go vet and staticcheck
 	$(GO) vet ./...
 	$(GO) tool staticcheck ./...
 
+.PHONY: lint-openapi
+lint-openapi: ## lint pkg/apidoc/openapi.json with Redocly (needs npx and the npm registry)
+	npx --yes @redocly/cli@2.77.0 lint pkg/apidoc/openapi.json
+
 .PHONY: migrate
 migrate: ## apply migrations to DATABASE_URL and create the first admin
 	@test -n "$$DATABASE_URL" || (echo "DATABASE_URL is required"; exit 1)

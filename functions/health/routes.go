@@ -1,5 +1,5 @@
-// Package health is the health endpoint group: a deep check of each store
-// and a liveness answer that touches none.
+// Package health is the health endpoint group: a deep check of each store,
+// a liveness answer that touches none, and the OpenAPI document.
 package health
 
 import (
@@ -21,6 +21,7 @@ type Deps struct {
 func Register(mux web.Router, d Deps) {
 	mux.Handle("GET /api/auth/v2/health", handleHealthGet(d))
 	mux.Handle("GET /api/auth/v2/health/live", handleLiveGet(d))
+	mux.Handle("GET /api/auth/v2/openapi.json", handleOpenAPIGet(d))
 }
 
 func handleHealthGet(d Deps) http.Handler {

@@ -68,12 +68,26 @@ func (c *HTTP) Do(method, path string, body any, headers ...string) *Response {
 }
 
 // Send serves req and checks what every response must carry (API.md):
-// a request id and nosniff; problem documents for every error.
+// a request id and nosniff; problem documents for every error. It then
+// holds the exchange to the OpenAPI document (ValidateExchange), so every
+// handler test is also a test of pkg/apidoc/openapi.json.
 func (c *HTTP) Send(req *http.Request) *Response {
 	c.t.Helper()
+	// The handler consumes the body; keep a copy for the request check.
+	var reqBody []byte
+	if req.Body != nil && req.Body != http.NoBody {
+		b, err := io.ReadAll(req.Body)
+		if err != nil {
+			c.t.Fatalf("read request body: %v", err)
+		}
+		_ = req.Body.Close()
+		reqBody = b
+		req.Body = io.NopCloser(bytes.NewReader(b))
+	}
 	rec := httptest.NewRecorder()
 	c.h.ServeHTTP(rec, req)
 	resp := &Response{ResponseRecorder: rec, t: c.t}
+	ValidateExchange(c.t, req, reqBody, rec.Code, rec.Header(), rec.Body.Bytes())
 	if rec.Header().Get("X-Request-Id") == "" {
 		c.t.Errorf("%s %s: no X-Request-Id", req.Method, req.URL.Path)
 	}

@@ -97,8 +97,12 @@ func Error(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err erro
 		p.Detail = internalDetail
 		logger.ErrorContext(ctx, "internal error", "err", err)
 	case ae.Code == auth.CodeUnavailable:
-		p.Detail = unavailableDetail
-		logger.WarnContext(ctx, "store unavailable", "err", err)
+		// The core's messages are client-safe by contract; the cause (a
+		// connection string, an address) stays in the log.
+		if p.Detail == "" {
+			p.Detail = unavailableDetail
+		}
+		logger.WarnContext(ctx, "unavailable", "err", err)
 	}
 	if p.Detail == "" {
 		p.Detail = http.StatusText(status) + "."

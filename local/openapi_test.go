@@ -1,0 +1,60 @@
+package main
+
+import (
+	"encoding/json"
+	"log/slog"
+	"slices"
+	"strings"
+	"testing"
+
+	"authfn/pkg/apidoc"
+	"authfn/pkg/app"
+	"authfn/pkg/testenv"
+)
+
+// TestOpenAPIListsEveryRoute holds the OpenAPI document and the local
+// runner's routes to each other both ways: nothing is served that the
+// document does not describe, and nothing is described that is not
+// served. (The runner registers every group, as the Lambdas do between
+// them.) The shapes of requests and answers are held by testenv's
+// validator on every handler test.
+func TestOpenAPIListsEveryRoute(t *testing.T) {
+	env := testenv.New(t)
+	served := Routes(&app.App{Auth: env.Auth, Logger: slog.New(slog.DiscardHandler)})
+
+	var doc struct {
+		Servers []struct{ URL string }                `json:"servers"`
+		Paths   map[string]map[string]json.RawMessage `json:"paths"`
+	}
+	if err := json.Unmarshal(apidoc.JSON(), &doc); err != nil {
+		t.Fatalf("parse the document: %v", err)
+	}
+	if len(doc.Servers) != 1 {
+		t.Fatalf("servers = %+v, want one base path", doc.Servers)
+	}
+	base := doc.Servers[0].URL
+	methods := []string{"get", "put", "post", "delete", "options", "head", "patch", "trace"}
+	var documented []string
+	for path, item := range doc.Paths {
+		for key := range item {
+			if slices.Contains(methods, key) { // skip "parameters", "summary"...
+				documented = append(documented, strings.ToUpper(key)+" "+base+path)
+			}
+		}
+	}
+	slices.Sort(documented)
+	slices.Sort(served)
+	for _, r := range served {
+		if !slices.Contains(documented, r) {
+			t.Errorf("served but not in pkg/apidoc/openapi.json: %s", r)
+		}
+	}
+	for _, r := range documented {
+		if !slices.Contains(served, r) {
+			t.Errorf("in pkg/apidoc/openapi.json but not served: %s", r)
+		}
+	}
+	if len(served) != len(slices.Compact(slices.Clone(served))) {
+		t.Errorf("a route is registered twice: %v", served)
+	}
+}
