@@ -24,15 +24,27 @@ import (
 	"authfn/pkg/web"
 )
 
+// groups are the endpoint groups, named by their Lambda function in
+// template.yaml, so that a test can hold each function's routes to its group's.
+func groups(a *app.App) map[string]func(web.Router) {
+	return map[string]func(web.Router){
+		"LoginFunction":       func(r web.Router) { login.Register(r, login.Deps{Logger: a.Logger, Auth: a.Auth}) },
+		"UsersFunction":       func(r web.Router) { users.Register(r, users.Deps{Logger: a.Logger, Auth: a.Auth}) },
+		"SessionsFunction":    func(r web.Router) { sessions.Register(r, sessions.Deps{Logger: a.Logger, Auth: a.Auth}) },
+		"PreferencesFunction": func(r web.Router) { preferences.Register(r, preferences.Deps{Logger: a.Logger, Auth: a.Auth}) },
+		"CleanupFunction":     func(r web.Router) { cleanup.Register(r, cleanup.Deps{Logger: a.Logger, Auth: a.Auth}) },
+		"HealthFunction": func(r web.Router) {
+			health.Register(r, health.Deps{Logger: a.Logger, Auth: a.Auth, Version: app.Version()})
+		},
+	}
+}
+
 // routes registers every group on one router. Groups never share a
 // pattern: ServeMux panics on a conflict, which the tests would catch.
 func routes(r web.Router, a *app.App) {
-	login.Register(r, login.Deps{Logger: a.Logger, Auth: a.Auth})
-	users.Register(r, users.Deps{Logger: a.Logger, Auth: a.Auth})
-	sessions.Register(r, sessions.Deps{Logger: a.Logger, Auth: a.Auth})
-	preferences.Register(r, preferences.Deps{Logger: a.Logger, Auth: a.Auth})
-	cleanup.Register(r, cleanup.Deps{Logger: a.Logger, Auth: a.Auth})
-	health.Register(r, health.Deps{Logger: a.Logger, Auth: a.Auth, Version: app.Version()})
+	for _, register := range groups(a) {
+		register(r)
+	}
 }
 
 // Routes lists the patterns the local runner serves.
@@ -51,7 +63,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 		return err
 	}
 	defer a.Close()
-	if err := ensureAdmin(ctx, a); err != nil {
+	if _, err := a.Setup(ctx); err != nil {
 		return err
 	}
 
@@ -88,24 +100,6 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	}
 	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
 		return err
-	}
-	return nil
-}
-
-// ensureAdmin creates the first admin when there is none. A generated
-// password is written to the log this once, as API.md asks: it is the only
-// way to learn it, and it is never stored in clear.
-func ensureAdmin(ctx context.Context, a *app.App) error {
-	fa, err := a.Auth.EnsureFirstAdmin(ctx, a.Config.AdminUsername, a.Config.AdminPassword)
-	if err != nil {
-		return fmt.Errorf("create first admin: %w", err)
-	}
-	switch {
-	case fa.Created && fa.Password != "":
-		a.Logger.WarnContext(ctx, "first admin created with a generated password; it is shown only this once, change it",
-			"username", fa.User.Username, "password", fa.Password)
-	case fa.Created:
-		a.Logger.InfoContext(ctx, "first admin created from ADMIN_PASSWORD", "username", fa.User.Username)
 	}
 	return nil
 }

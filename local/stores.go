@@ -38,6 +38,7 @@ func open(ctx context.Context, getenv func(string) string, stdout io.Writer) (*a
 	logger := app.NewLogger(stdout, cfg.LogLevel)
 	app.LogRedisTo(logger)
 	var st auth.Stores
+	var pg *postgres.Store
 	var closers []func()
 	fail := func(err error) (*app.App, error) {
 		for _, c := range closers {
@@ -56,8 +57,7 @@ func open(ctx context.Context, getenv func(string) string, stdout io.Writer) (*a
 		st.Users, st.Preferences, st.Audit = s, s, s
 		logger.InfoContext(ctx, "users on embedded SQLite", "path", path)
 	} else {
-		pg, err := openPostgres(ctx, cfg)
-		if err != nil {
+		if pg, err = postgres.Open(ctx, cfg.DatabaseURL, postgres.Options{QueryTimeout: cfg.StoreTimeout}); err != nil {
 			return fail(err)
 		}
 		closers = append(closers, pg.Close)
@@ -88,23 +88,8 @@ func open(ctx context.Context, getenv func(string) string, stdout io.Writer) (*a
 	if err != nil {
 		return fail(err)
 	}
+	a.Postgres = pg
 	return a, nil
-}
-
-// openPostgres opens the store and applies pending migrations under
-// PostgreSQL's advisory lock, so several runners starting at once are safe.
-func openPostgres(ctx context.Context, cfg app.Config) (*postgres.Store, error) {
-	pg, err := postgres.Open(ctx, cfg.DatabaseURL, postgres.Options{QueryTimeout: cfg.StoreTimeout})
-	if err != nil {
-		return nil, err
-	}
-	mctx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	if _, err := postgres.Migrate(mctx, pg.Pool()); err != nil {
-		pg.Close()
-		return nil, fmt.Errorf("migrate: %w", err)
-	}
-	return pg, nil
 }
 
 // embeddedRedis starts an in-process Redis server that speaks the real

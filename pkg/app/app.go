@@ -22,8 +22,11 @@ type App struct {
 	Logger *slog.Logger
 	Auth   *auth.Service
 	// Web configures the shared middleware (trusted proxies, CORS).
-	Web     web.Options
-	closers []func()
+	Web web.Options
+	// Postgres is the SQL store when it is PostgreSQL (nil on SQLite):
+	// Setup migrates it.
+	Postgres *postgres.Store
+	closers  []func()
 }
 
 // Close releases the stores' connections.
@@ -59,7 +62,10 @@ func Open(ctx context.Context, getenv func(string) string) (*App, error) {
 		return nil, errors.Join(missing...)
 	}
 	logger := NewLogger(os.Stdout, cfg.LogLevel)
-	pg, err := postgres.Open(ctx, cfg.DatabaseURL, postgres.Options{QueryTimeout: cfg.StoreTimeout})
+	LogRedisTo(logger)
+	// One Lambda instance serves one request at a time: two connections
+	// are plenty, and many instances share the database's limit.
+	pg, err := postgres.Open(ctx, cfg.DatabaseURL, postgres.Options{QueryTimeout: cfg.StoreTimeout, MaxConns: 2})
 	if err != nil {
 		return nil, err
 	}
@@ -70,7 +76,12 @@ func Open(ctx context.Context, getenv func(string) string) (*App, error) {
 	}
 	rs := redisstore.New(rc, redisstore.Options{Prefix: cfg.RedisKeyPrefix, Timeout: cfg.StoreTimeout})
 	st := auth.Stores{Users: pg, Preferences: pg, Audit: pg, Sessions: rs, Throttle: rs, Locker: rs}
-	return New(cfg, logger, st, pg.Close, func() { _ = rc.Close() })
+	a, err := New(cfg, logger, st, pg.Close, func() { _ = rc.Close() })
+	if err != nil {
+		return nil, err
+	}
+	a.Postgres = pg
+	return a, nil
 }
 
 // New builds an App on stores that are already open; closers run on Close.

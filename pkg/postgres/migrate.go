@@ -8,7 +8,6 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -16,8 +15,7 @@ import (
 	"authfn/infra"
 )
 
-// migrateLockKey names the session-level advisory lock held while
-// migrating, so that instances starting together (a deploy, several local
+// migrateLockKey names the advisory lock held while migrating, so that instances starting together (a deploy, several local
 // runners, parallel test binaries) apply each file once.
 const migrateLockKey int64 = 0x6175_7468_666e_0001 // "authfn" + 1
 
@@ -63,70 +61,59 @@ func readMigrations(fsys fs.FS, dir string) ([]Migration, error) {
 	return out, nil
 }
 
-// Migrate applies the pending embedded migrations, each in its own
-// transaction together with its row in schema_migrations, and returns the
-// names it applied. It holds an advisory lock on one connection throughout,
-// so concurrent callers wait and then find nothing left to do. Versions in
-// the database that this binary does not know (a newer deploy got there
+// Migrate applies the pending embedded migrations and returns the names
+// it applied. Everything happens in one transaction under a
+// transaction-level advisory lock: concurrent callers (a deploy, several
+// runners, parallel test binaries) wait and then find nothing left to do,
+// a failing file leaves the schema as it was, and, unlike a session lock,
+// it works through PgBouncer in transaction mode and RDS Proxy. Versions
+// in the database that this binary does not know (a newer deploy got there
 // first) are left alone. Returns CodeUnavailable.
 func Migrate(ctx context.Context, pool *pgxpool.Pool) ([]string, error) {
 	ms, err := Migrations()
 	if err != nil {
 		return nil, err
 	}
-	conn, err := pool.Acquire(ctx)
-	if err != nil {
-		return nil, translate(ctx, err, "migrate")
-	}
-	defer conn.Release()
-	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, migrateLockKey); err != nil {
-		return nil, translate(ctx, err, "migrate: lock")
-	}
-	defer func() {
-		// A session lock outlives a cancelled ctx; if it cannot be released
-		// politely, closing the connection releases it.
-		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		if _, err := conn.Exec(uctx, `SELECT pg_advisory_unlock($1)`, migrateLockKey); err != nil {
-			_ = conn.Hijack().Close(uctx)
-		}
-	}()
-
-	if _, err := conn.Exec(ctx, `
-		CREATE TABLE IF NOT EXISTS schema_migrations (
-			version    INTEGER     PRIMARY KEY,
-			name       TEXT        NOT NULL,
-			applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
-		)`); err != nil {
-		return nil, translate(ctx, err, "migrate: create schema_migrations")
-	}
-	rows, err := conn.Query(ctx, `SELECT version FROM schema_migrations`)
-	if err != nil {
-		return nil, translate(ctx, err, "migrate: read schema_migrations")
-	}
-	applied, err := pgx.CollectRows(rows, pgx.RowTo[int])
-	if err != nil {
-		return nil, translate(ctx, err, "migrate: read schema_migrations")
-	}
-
 	var done []string
-	for _, m := range ms {
-		if slices.Contains(applied, m.Version) {
-			continue
+	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		done = nil
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, migrateLockKey); err != nil {
+			return fmt.Errorf("lock: %w", err)
 		}
-		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `
+			CREATE TABLE IF NOT EXISTS schema_migrations (
+				version    INTEGER     PRIMARY KEY,
+				name       TEXT        NOT NULL,
+				applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
+			)`); err != nil {
+			return fmt.Errorf("create schema_migrations: %w", err)
+		}
+		rows, err := tx.Query(ctx, `SELECT version FROM schema_migrations`)
+		if err != nil {
+			return fmt.Errorf("read schema_migrations: %w", err)
+		}
+		applied, err := pgx.CollectRows(rows, pgx.RowTo[int])
+		if err != nil {
+			return fmt.Errorf("read schema_migrations: %w", err)
+		}
+		for _, m := range ms {
+			if slices.Contains(applied, m.Version) {
+				continue
+			}
 			// No arguments: pgx sends the file with the simple protocol,
 			// which allows several statements.
 			if _, err := tx.Exec(ctx, m.SQL); err != nil {
-				return err
+				return fmt.Errorf("apply %s: %w", m.Name, err)
 			}
-			_, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`, m.Version, m.Name)
-			return err
-		})
-		if err != nil {
-			return done, translate(ctx, err, "migrate: apply %s", m.Name)
+			if _, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`, m.Version, m.Name); err != nil {
+				return fmt.Errorf("record %s: %w", m.Name, err)
+			}
+			done = append(done, m.Name)
 		}
-		done = append(done, m.Name)
+		return nil
+	})
+	if err != nil {
+		return nil, translate(ctx, err, "migrate")
 	}
 	return done, nil
 }

@@ -75,6 +75,14 @@ func Open(ctx context.Context, databaseURL string, o Options) (*Store, error) {
 	case !strings.Contains(databaseURL, "pool_max_conns"):
 		cfg.MaxConns = DefaultMaxConns
 	}
+	if !strings.Contains(databaseURL, "default_query_exec_mode") {
+		// The simple protocol keeps no per-connection state (no prepared
+		// statements), so it works through PgBouncer in transaction mode
+		// and RDS Proxy without pinning a backend connection to a client:
+		// what many Lambda instances sharing one database need. A query is
+		// still one round trip. The URL may ask for another mode.
+		cfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol
+	}
 	if o.Tracer != nil {
 		cfg.ConnConfig.Tracer = o.Tracer
 	}
