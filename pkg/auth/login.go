@@ -47,6 +47,12 @@ func (s *Service) Login(ctx context.Context, username, password string) (TokenPa
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return TokenPair{}, err
 	}
+	found := err == nil
+	// A user with a local password is checked here only: the upstream is
+	// never asked about, and so can never take over, a local account.
+	if s.upstream != nil && ValidUsername(username) && (!found || u.Source == s.upstream.Source()) {
+		return s.upstreamLogin(ctx, now, keys, username, password, u, found)
+	}
 	hash := u.PasswordHash // empty for an unknown user: check compares the dummy
 	if ok := s.hasher.check(hash, password); !ok || !u.IsActive {
 		reason := "wrong_password"
@@ -150,10 +156,17 @@ func (s *Service) startSession(ctx context.Context, u User, now time.Time, rehas
 	if err := s.sessions.CreateSession(ctx, sess, refreshHash); err != nil {
 		return TokenPair{}, err
 	}
-	if err := s.users.RecordLogin(ctx, u.ID, now, rehash); err != nil {
+	// The session exists before the record says so: a deactivation or a
+	// password change that lands while this login hashes revokes sessions
+	// only after its own write, so either it ends this session, or this
+	// write sees the change and finds no row (ErrNotFound).
+	if err := s.users.RecordLogin(ctx, u.ID, now, u.PasswordHash, rehash); err != nil {
 		// The client never sees this session; end it rather than leave it
 		// to expire, so that a failed login leaves nothing behind.
 		_, _ = s.sessions.RevokeSession(context.WithoutCancel(ctx), u.ID, sess.ID)
+		if errors.Is(err, ErrNotFound) {
+			return TokenPair{}, ErrInvalidCredentials
+		}
 		return TokenPair{}, err
 	}
 	if rehash != "" {

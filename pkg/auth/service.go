@@ -40,6 +40,7 @@ type Service struct {
 	sessions SessionStore
 	throttle Throttle
 	locker   Locker
+	upstream Upstream // nil: no fallback login
 	tokens   *Tokens
 	hasher   *hasher
 	logger   *slog.Logger
@@ -56,6 +57,10 @@ func WithClock(now func() time.Time) Option { return func(s *Service) { s.clock 
 
 // WithRandom makes the service read randomness from r.
 func WithRandom(r io.Reader) Option { return func(s *Service) { s.rand = r } }
+
+// WithUpstream lets users unknown here sign in with the password of an
+// upstream identity provider (GPUStack), as DESIGN.md's fallback says.
+func WithUpstream(u Upstream) Option { return func(s *Service) { s.upstream = u } }
 
 // WithLogger makes the service log to l (audit-write failures, rehashes).
 func WithLogger(l *slog.Logger) Option { return func(s *Service) { s.logger = l } }

@@ -75,8 +75,11 @@ type UserStore interface {
 	// CountActiveAdmins counts users that are both admin and active.
 	CountActiveAdmins(ctx context.Context) (int, error)
 	// RecordLogin sets last_login_at and, when rehash is not empty, replaces
-	// the password hash (a cost change). Returns ErrNotFound.
-	RecordLogin(ctx context.Context, id int64, at time.Time, rehash string) error
+	// the password hash (a cost change), but only while the user is active
+	// and their hash is still verified, the one the password was checked
+	// against. A login that raced a deactivation or a password change thus
+	// finds no row. Returns ErrNotFound.
+	RecordLogin(ctx context.Context, id int64, at time.Time, verified, rehash string) error
 	// Ping checks that the store answers.
 	Ping(ctx context.Context) error
 }

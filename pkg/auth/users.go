@@ -119,6 +119,11 @@ func (s *Service) UpdateUser(ctx context.Context, actor Session, id int64, c Use
 	if err != nil || len(changed) == 0 {
 		return cur, err // an empty patch changes nothing
 	}
+	if c.Password != nil && cur.Source != SourceLocal {
+		// Its password is checked upstream at every sign-in; a local one
+		// would never be read.
+		return User{}, Errorf(CodeConflict, "This user's password is managed by %s.", cur.Source)
+	}
 	losesAdmin := (c.IsAdmin != nil && !*c.IsAdmin) || (c.IsActive != nil && !*c.IsActive)
 	if err := s.guardLastAdmin(ctx, cur, losesAdmin); err != nil {
 		return User{}, err
@@ -177,8 +182,15 @@ func (s *Service) ListUsers(ctx context.Context, q, cursor string, limit int) (U
 	if err := checkLimit(limit); err != nil {
 		return UserPage{}, err
 	}
-	if utf8.RuneCountInString(q) > 64 || !utf8.ValidString(q) || strings.ContainsRune(q, 0) {
-		return UserPage{}, &Error{Code: CodeValidation, Message: "The search term is not acceptable.", Fields: map[string]string{"q": "must be at most 64 characters"}}
+	badQ := ""
+	switch {
+	case !utf8.ValidString(q) || strings.ContainsRune(q, 0):
+		badQ = "must be UTF-8 text without NUL characters"
+	case utf8.RuneCountInString(q) > 64:
+		badQ = "must be at most 64 characters"
+	}
+	if badQ != "" {
+		return UserPage{}, &Error{Code: CodeValidation, Message: "The search term is not acceptable.", Fields: map[string]string{"q": badQ}}
 	}
 	after, err := decodeIDCursor(cursor)
 	if err != nil {

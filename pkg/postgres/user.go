@@ -291,15 +291,16 @@ func (s *Store) CountActiveAdmins(ctx context.Context) (int, error) {
 }
 
 // RecordLogin sets last_login_at and, when rehash is not empty, the
-// password hash; updated_at is left alone, as a login is not an edit.
+// password hash, if the user is active and still has the verified hash;
+// updated_at is left alone, as a login is not an edit.
 // Returns ErrNotFound (CodeNotFound), CodeUnavailable.
-func (s *Store) RecordLogin(ctx context.Context, id int64, at time.Time, rehash string) error {
+func (s *Store) RecordLogin(ctx context.Context, id int64, at time.Time, verified, rehash string) error {
 	qctx, cancel := s.bound(ctx)
 	defer cancel()
 	tag, err := s.pool.Exec(qctx, `
 		UPDATE users SET last_login_at = $2,
 			password_hash = CASE WHEN $3 = '' THEN password_hash ELSE $3 END
-		WHERE id = $1`, id, at, rehash)
+		WHERE id = $1 AND is_active AND password_hash = $4`, id, at, rehash, verified)
 	if err != nil {
 		return translate(ctx, err, "record login of user %d", id)
 	}

@@ -248,13 +248,14 @@ func (s *Store) CountActiveAdmins(ctx context.Context) (int, error) {
 }
 
 // RecordLogin sets last_login_at and, when rehash is not empty, the
-// password hash; updated_at is left alone, as a login is not an edit.
+// password hash, if the user is active and still has the verified hash;
+// updated_at is left alone, as a login is not an edit.
 // Returns ErrNotFound (CodeNotFound), CodeUnavailable.
-func (s *Store) RecordLogin(ctx context.Context, id int64, at time.Time, rehash string) error {
+func (s *Store) RecordLogin(ctx context.Context, id int64, at time.Time, verified, rehash string) error {
 	res, err := s.db.ExecContext(ctx, `
 		UPDATE users SET last_login_at = ?,
 			password_hash = CASE WHEN ? = '' THEN password_hash ELSE ? END
-		WHERE id = ?`, micros(at), rehash, rehash, id)
+		WHERE id = ? AND is_active AND password_hash = ?`, micros(at), rehash, rehash, id, verified)
 	if err != nil {
 		return translate(ctx, err, "record login of user %d", id)
 	}

@@ -650,7 +650,7 @@ func testRecordLogin(t *testing.T, s SQLStores) {
 	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			before := createUser(t, s, fmt.Sprintf("login%d", i), false)
-			if err := s.RecordLogin(t.Context(), before.ID, at, tc.rehash); err != nil {
+			if err := s.RecordLogin(t.Context(), before.ID, at, before.PasswordHash, tc.rehash); err != nil {
 				t.Fatalf("RecordLogin error = %v", err)
 			}
 			got, err := s.User(t.Context(), before.ID)
@@ -670,8 +670,28 @@ func testRecordLogin(t *testing.T, s SQLStores) {
 			}
 		})
 	}
-	if err := s.RecordLogin(t.Context(), 1_000_000, at, ""); !errors.Is(err, auth.ErrNotFound) {
+	if err := s.RecordLogin(t.Context(), 1_000_000, at, "", ""); !errors.Is(err, auth.ErrNotFound) {
 		t.Errorf("RecordLogin(unknown) error = %v, want ErrNotFound", err)
+	}
+	// A login that raced a password change or a deactivation finds no row
+	// and changes nothing.
+	raced := createUser(t, s, "raced", false)
+	if err := s.RecordLogin(t.Context(), raced.ID, at, "$2a$04$not-the-current-hash", ""); !errors.Is(err, auth.ErrNotFound) {
+		t.Errorf("RecordLogin with a stale hash: error = %v, want ErrNotFound", err)
+	}
+	off := false
+	if _, err := s.UpdateUser(t.Context(), raced.ID, auth.UserPatch{IsActive: &off, UpdatedAt: at}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RecordLogin(t.Context(), raced.ID, at, raced.PasswordHash, "$2a$13$rehashed"); !errors.Is(err, auth.ErrNotFound) {
+		t.Errorf("RecordLogin of a deactivated user: error = %v, want ErrNotFound", err)
+	}
+	got, err := s.User(t.Context(), raced.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.LastLoginAt != nil || got.PasswordHash != raced.PasswordHash {
+		t.Errorf("a refused RecordLogin wrote: %+v", got)
 	}
 }
 

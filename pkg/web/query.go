@@ -24,8 +24,10 @@ func Limit(r *http.Request) (int, error) {
 // PathID reads a positive integer id from the path. Anything else names
 // no resource, so it is CodeNotFound rather than a validation error.
 func PathID(r *http.Request, name string) (int64, error) {
-	id, err := strconv.ParseInt(r.PathValue(name), 10, 64)
-	if err != nil || id <= 0 {
+	v := r.PathValue(name)
+	// One spelling per id: no sign, no leading zeros ("+5", "05" name nothing).
+	id, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || id <= 0 || v != strconv.FormatInt(id, 10) {
 		return 0, auth.Errorf(auth.CodeNotFound, "No such %s.", name)
 	}
 	return id, nil

@@ -1,0 +1,214 @@
+package users_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"authfn/functions/login"
+	"authfn/functions/users"
+	"authfn/pkg/auth"
+	"authfn/pkg/testenv"
+	"authfn/pkg/web"
+)
+
+const (
+	password      = "correct horse battery"
+	adminPassword = "admin horse battery"
+	base          = "/api/auth/v2"
+)
+
+// syncBuffer collects logs from concurrent handlers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// route is a request to one of the group's routes.
+type route struct {
+	method, path string
+	body         any
+}
+
+type fixture struct {
+	*testenv.Env
+	handler http.Handler
+	logs    *syncBuffer
+	mu      sync.Mutex
+	clients map[testing.TB]*testenv.HTTP
+	// admin is the caller of most requests: an admin logged in through the route.
+	admin      auth.User
+	adminPair  auth.TokenPair
+	adminAuthz []string
+}
+
+// setup serves the users group and the login group (to sign in) on one
+// mux behind the real middleware, on real stores, and logs in an admin.
+func setup(t *testing.T) *fixture {
+	t.Helper()
+	f := serve(t, testenv.New(t))
+	f.admin = f.CreateUser(t, "root", adminPassword, true)
+	f.admin.PasswordHash = ""
+	f.adminPair = f.login(t, "root", adminPassword)
+	f.adminAuthz = testenv.Bearer(f.adminPair.AccessToken)
+	return f
+}
+
+func serve(t *testing.T, env *testenv.Env) *fixture {
+	t.Helper()
+	logs := &syncBuffer{}
+	logger := slog.New(web.LogHandler(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	mux := http.NewServeMux()
+	login.Register(mux, login.Deps{Logger: logger, Auth: env.Auth})
+	users.Register(mux, users.Deps{Logger: logger, Auth: env.Auth})
+	return &fixture{Env: env, handler: web.Stack(logger, mux, web.Options{}), logs: logs, clients: map[testing.TB]*testenv.HTTP{}}
+}
+
+// http returns a client that reports to t, so that a failure inside a
+// subtest fails that subtest.
+func (f *fixture) http(t testing.TB) *testenv.HTTP {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c, ok := f.clients[t]
+	if !ok {
+		c = testenv.NewHTTP(t, f.handler)
+		f.clients[t] = c
+	}
+	return c
+}
+
+// do sends a request and checks what no response may ever carry: a
+// password hash (SECURITY.md 5).
+func (f *fixture) do(t *testing.T, method, path string, body any, headers ...string) *testenv.Response {
+	t.Helper()
+	r := f.http(t).Do(method, path, body, headers...)
+	for _, leak := range []string{"$2a$", "$2b$", "$2y$"} {
+		if strings.Contains(r.Body.String(), leak) {
+			t.Errorf("%s %s: response contains %q: %s", method, path, leak, r.Body)
+		}
+	}
+	return r
+}
+
+// as sends a request with the admin's token.
+func (f *fixture) as(t *testing.T, method, path string, body any, headers ...string) *testenv.Response {
+	t.Helper()
+	return f.do(t, method, path, body, append(append([]string{}, f.adminAuthz...), headers...)...)
+}
+
+// login signs in through the route and returns the pair.
+func (f *fixture) login(t *testing.T, username, pw string) auth.TokenPair {
+	t.Helper()
+	var p auth.TokenPair
+	f.http(t).Do("POST", base+"/login", map[string]string{"username": username, "password": pw}).Want(200).JSON(&p)
+	return p
+}
+
+// loginStatus tries to sign in and returns the status and problem code.
+func (f *fixture) loginStatus(t *testing.T, username, pw string) (int, auth.Code) {
+	t.Helper()
+	r := f.http(t).Do("POST", base+"/login", map[string]string{"username": username, "password": pw})
+	if r.Code == 200 {
+		return 200, ""
+	}
+	return r.Code, r.Problem().Code
+}
+
+// mustCreate creates a user through the core, with a full name.
+func (f *fixture) mustCreate(t *testing.T, username, fullName string, admin bool) auth.User {
+	t.Helper()
+	u, err := f.Auth.CreateUser(context.Background(), auth.Session{}, auth.NewUserInput{
+		Username: username, Password: password, FullName: fullName, IsAdmin: admin,
+	})
+	if err != nil {
+		t.Fatalf("create user %s: %v", username, err)
+	}
+	u.PasswordHash = "" // as the API shows it
+	return u
+}
+
+// user decodes a User from a response.
+func user(r *testenv.Response) auth.User {
+	var u auth.User
+	r.JSON(&u)
+	return u
+}
+
+// getUser reads a user through the route.
+func (f *fixture) getUser(t *testing.T, id int64) auth.User {
+	t.Helper()
+	return user(f.as(t, "GET", userPath(id), nil).Want(200))
+}
+
+func userPath(id int64) string { return base + "/users/" + strconv.FormatInt(id, 10) }
+
+func (f *fixture) events(t *testing.T, typ string) []auth.Event {
+	t.Helper()
+	ev, err := f.SQL.Events(context.Background(), auth.EventQuery{Type: typ, Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ev
+}
+
+// eventsOf returns the events of type typ whose target is id.
+func (f *fixture) eventsOf(t *testing.T, typ string, id int64) []auth.Event {
+	t.Helper()
+	var out []auth.Event
+	for _, e := range f.events(t, typ) {
+		if e.TargetID != nil && *e.TargetID == id {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// claims decodes (without verifying) the payload of an access token.
+func claims(t *testing.T, token string) auth.AccessClaims {
+	t.Helper()
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		t.Fatalf("access token is not a JWS")
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c auth.AccessClaims
+	if err := json.Unmarshal(raw, &c); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// fieldsOf lists the fields a validation problem names, in order.
+func fieldsOf(t *testing.T, r *testenv.Response) []string {
+	t.Helper()
+	var fields []string
+	for _, e := range r.Problem().Errors {
+		if e.Message == "" {
+			t.Errorf("field %s has no message", e.Field)
+		}
+		fields = append(fields, e.Field)
+	}
+	return fields
+}

@@ -1,0 +1,24 @@
+package auth
+
+import "context"
+
+// UpstreamUser is a profile an upstream identity provider vouched for.
+type UpstreamUser struct {
+	Username string
+	FullName string
+	IsAdmin  bool
+	IsActive bool
+}
+
+// Upstream checks passwords of users who live in another system (GPUStack)
+// so they can sign in here without a second account.
+type Upstream interface {
+	// Source is the name stored as these users' source ("gpustack").
+	Source() string
+	// Authenticate asks the upstream whether password is username's. It
+	// returns the profile only when the upstream proves it: a profile of
+	// another user is ErrInvalidCredentials. Wrong credentials are
+	// ErrInvalidCredentials; an upstream that is down, slow or behind an
+	// open circuit breaker is CodeUnavailable.
+	Authenticate(ctx context.Context, username, password string) (UpstreamUser, error)
+}
