@@ -2,6 +2,7 @@ package users_test
 
 import (
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -342,5 +343,21 @@ func TestLastAdminConcurrent(t *testing.T) {
 				t.Errorf("%d active admins, %v; want 1", n, err)
 			}
 		})
+	}
+}
+
+// TestNullMeansLeftOut: the OpenAPI document allows null for the optional
+// fields and says it is the same as leaving them out; hold the code to it.
+func TestNullMeansLeftOut(t *testing.T) {
+	f := setup(t)
+	u := f.mustCreate(t, "nully", "Null Tester", false)
+	var got auth.User
+	f.as(t, "PATCH", base+"/users/"+strconv.FormatInt(u.ID, 10), `{"full_name":null,"is_admin":null,"is_active":null,"password":null}`).Want(200).JSON(&got)
+	if got.FullName != "Null Tester" || got.IsAdmin || !got.IsActive {
+		t.Errorf("after a patch of nulls: %+v, want unchanged", got)
+	}
+	f.as(t, "POST", base+"/users", `{"username":"nully2","password":"`+password+`","full_name":null,"is_admin":null}`).Want(201).JSON(&got)
+	if got.FullName != "" || got.IsAdmin {
+		t.Errorf("created with nulls: %+v, want defaults", got)
 	}
 }
