@@ -11,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"authfn/pkg/auth"
+	"authfn/pkg/gpustack"
 	"authfn/pkg/postgres"
 	"authfn/pkg/redisstore"
 	"authfn/pkg/web"
@@ -86,7 +87,15 @@ func Open(ctx context.Context, getenv func(string) string) (*App, error) {
 
 // New builds an App on stores that are already open; closers run on Close.
 func New(cfg Config, logger *slog.Logger, st auth.Stores, closers ...func()) (*App, error) {
-	svc, err := auth.NewService(cfg.AuthConfig(), st, auth.WithLogger(logger))
+	opts := []auth.Option{auth.WithLogger(logger)}
+	if cfg.GPUStackURL != "" {
+		up, err := gpustack.New(gpustack.Options{URL: cfg.GPUStackURL, Timeout: cfg.GPUStackTimeout})
+		if err != nil {
+			return nil, fmt.Errorf("GPUSTACK_URL: %w", err)
+		}
+		opts = append(opts, auth.WithUpstream(up))
+	}
+	svc, err := auth.NewService(cfg.AuthConfig(), st, opts...)
 	if err != nil {
 		return nil, err
 	}
