@@ -51,6 +51,28 @@ func RequestID(ctx context.Context) string {
 
 var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9-]{1,64}$`)
 
+// validGatewayID reports whether id, a request id from the event's
+// request context, can be used as the request id. It admits more than an
+// inbound X-Request-Id may carry, because the gateway, not the client,
+// wrote it and its form is the gateway's: REST API ids are UUIDs, HTTP API
+// ids are base64 ("JKJaXmPLvHcESHA="), ALB ids are trace roots. Echoing
+// it unchanged is what lets a response be found in API Gateway's access
+// log. Nothing that could break a header or a log line gets through.
+func validGatewayID(id string) bool {
+	if id == "" || len(id) > 128 {
+		return false
+	}
+	for _, c := range []byte(id) {
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case c == '-', c == '_', c == '+', c == '/', c == '=':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
 // identify settles the request id (a valid inbound one, else API
 // Gateway's, else a new one) and the client's address, echoes the id, and
 // puts both in the context for logs and audit events.
@@ -69,7 +91,7 @@ func identify(o Options, next http.Handler) http.Handler {
 		id := r.Header.Get("X-Request-Id")
 		switch {
 		case requestIDPattern.MatchString(id):
-		case gwID != "" && requestIDPattern.MatchString(gwID):
+		case validGatewayID(gwID):
 			id = gwID
 		default:
 			id = newRequestID()

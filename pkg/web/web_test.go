@@ -157,16 +157,36 @@ func TestEveryResponseHeaders(t *testing.T) {
 }
 
 func TestGatewayRequestIDAndIP(t *testing.T) {
-	var got auth.Client
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /c", func(w http.ResponseWriter, r *http.Request) { got = auth.ClientFromContext(r.Context()) })
-	h := Stack(discard, mux, Options{Gateway: func(*http.Request) (string, string, bool) { return "198.51.100.9", "gw-req-1", true }})
-	req := httptest.NewRequest("GET", "/c", nil)
-	req.Header.Set("X-Forwarded-For", "203.0.113.66")
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, req)
-	if rec.Header().Get("X-Request-Id") != "gw-req-1" || got.IP != "198.51.100.9" || got.RequestID != "gw-req-1" {
-		t.Errorf("request id %q, client %+v; want the gateway's", rec.Header().Get("X-Request-Id"), got)
+	for _, tc := range []struct {
+		name, gwID string
+		keep       bool
+	}{
+		{"plain", "gw-req-1", true},
+		{"REST API", "c6af9ac6-7b61-11e6-9a41-93e8deadbeef", true},
+		{"HTTP API", "JKJaXmPLvHcESHA=", true},
+		{"HTTP API, base64 symbols", "qJG/MSNzLVB4t+U=", true},
+		{"ALB trace root", "1-67891233-abcdef012345678912345678", true},
+		{"too long", strings.Repeat("a", 129), false},
+		{"header injection", "x\r\nSet-Cookie: a=b", false},
+		{"space", "bad id", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got auth.Client
+			mux := http.NewServeMux()
+			mux.HandleFunc("GET /c", func(w http.ResponseWriter, r *http.Request) { got = auth.ClientFromContext(r.Context()) })
+			h := Stack(discard, mux, Options{Gateway: func(*http.Request) (string, string, bool) { return "198.51.100.9", tc.gwID, true }})
+			req := httptest.NewRequest("GET", "/c", nil)
+			req.Header.Set("X-Forwarded-For", "203.0.113.66")
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			id := rec.Header().Get("X-Request-Id")
+			if (id == tc.gwID) != tc.keep || id == "" || got.RequestID != id {
+				t.Errorf("X-Request-Id = %q, client request id %q; want the gateway's %q: %v", id, got.RequestID, tc.gwID, tc.keep)
+			}
+			if got.IP != "198.51.100.9" {
+				t.Errorf("client IP = %q, want the gateway's 198.51.100.9", got.IP)
+			}
+		})
 	}
 }
 
