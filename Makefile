@@ -31,9 +31,10 @@ services: ## check that PostgreSQL and Redis answer; start them with docker comp
 	@scripts/services
 
 .PHONY: bench
-bench: services ## Go benchmarks, reported as ratios to a baseline measured in the same run
+bench: services ## Go benchmarks and a load run (wrk), reported as ratios to baselines measured in the same run
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./... | tee .bench.txt
 	@scripts/bench-ratios .bench.txt
+	@scripts/load 10
 
 .PHONY: lint
 lint: ## gofmt, go vet and staticcheck

@@ -213,7 +213,7 @@ func accessLog(logger *slog.Logger, next http.Handler) http.Handler {
 			sw.status = http.StatusOK
 		}
 		level := slog.LevelInfo
-		if sw.status >= 500 {
+		if sw.status >= 500 && sw.status != StatusClientClosed {
 			level = slog.LevelError
 		}
 		logger.Log(r.Context(), level, "request",

@@ -49,6 +49,10 @@ func Status(code auth.Code) int {
 	return http.StatusInternalServerError
 }
 
+// StatusClientClosed is logged for a request whose client went away
+// before the answer (nginx's 499); it is never seen by a client.
+const StatusClientClosed = 499
+
 // Problem is the RFC 9457 body of every error response.
 type Problem struct {
 	Type      string       `json:"type"`
@@ -77,6 +81,14 @@ const (
 // their cause and shown as "Internal error."; the cause of any error is
 // never sent.
 func Error(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err error) {
+	if r.Context().Err() != nil {
+		// The client went away (or its deadline passed) and took the
+		// request's context with it: whatever failed after that is not a
+		// fault of ours or of a store, and nobody reads the answer.
+		logger.DebugContext(r.Context(), "client gone", "err", err)
+		w.WriteHeader(StatusClientClosed)
+		return
+	}
 	var ae *auth.Error
 	if !errors.As(err, &ae) {
 		ae = &auth.Error{Code: auth.CodeInternal}

@@ -2,7 +2,9 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -301,4 +303,29 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("body %q: status %d", body, rec.Code)
 		}
 	})
+}
+
+// TestClientGoneIsNotAnError: a request whose client disconnected fails
+// in the store call with "context canceled"; that is neither a 500 nor a
+// 503 in the log, where it would page someone.
+func TestClientGoneIsNotAnError(t *testing.T) {
+	var logs bytes.Buffer
+	logger := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	mux := http.NewServeMux()
+	mux.Handle("GET /slow", Handle(logger, func(w http.ResponseWriter, r *http.Request) error {
+		<-r.Context().Done()
+		return fmt.Errorf("store call: %w", r.Context().Err())
+	}))
+	h := Stack(logger, mux, Options{})
+	ctx, cancel := context.WithCancel(context.Background())
+	req := httptest.NewRequest("GET", "/slow", nil).WithContext(ctx)
+	cancel()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != StatusClientClosed {
+		t.Errorf("status = %d, want %d", rec.Code, StatusClientClosed)
+	}
+	if strings.Contains(logs.String(), `"level":"ERROR"`) || strings.Contains(logs.String(), `"level":"WARN"`) {
+		t.Errorf("a client going away was logged as a fault:\n%s", logs.String())
+	}
 }
