@@ -26,6 +26,12 @@ test: services ## run all tests (race detector on) against real PostgreSQL and R
 	@# Timing under the race detector means nothing; SECURITY.md 7 is measured without it.
 	$(GO) test -count=1 $(TESTFLAGS) -run 'Timing' ./functions/login
 
+.PHONY: test-cluster
+test-cluster: ## the Redis store and the runner on a local three-master Redis Cluster (scripts/redis-cluster)
+	@scripts/redis-cluster start
+	$(GO) test -race -count=1 -tags rediscluster $(TESTFLAGS) ./pkg/redisstore/
+	$(GO) test -race -count=1 -tags rediscluster $(TESTFLAGS) -run OnRedisCluster ./local/
+
 .PHONY: services
 services: ## check that PostgreSQL and Redis answer; start them with docker compose if Docker is there
 	@scripts/services

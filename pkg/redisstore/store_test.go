@@ -46,10 +46,15 @@ type backend struct {
 	open func(t *testing.T) (redis.UniversalClient, string, func(time.Duration))
 }
 
+// clusterBackends are added by cluster_test.go when the tests are built
+// with -tags rediscluster (make test-cluster).
+var clusterBackends []backend
+
 // backends are real Redis (TEST_REDIS_URL, skipped under -short) and
-// miniredis, which the local runner embeds.
+// miniredis, which the local runner embeds, plus a Redis Cluster under
+// -tags rediscluster.
 func backends() []backend {
-	return []backend{
+	return append([]backend{
 		{"redis", func(t *testing.T) (redis.UniversalClient, string, func(time.Duration)) {
 			c, prefix := testenv.Redis(t)
 			return c, prefix, time.Sleep
@@ -63,7 +68,7 @@ func backends() []backend {
 			t.Cleanup(func() { c.Close() })
 			return c, "authfn:", m.FastForward
 		}},
-	}
+	}, clusterBackends...)
 }
 
 func TestSessionStore(t *testing.T) {

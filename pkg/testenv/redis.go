@@ -113,3 +113,44 @@ func deleteRedisKeys(ctx context.Context, c redis.UniversalClient, pattern strin
 func redactRedisURL(url string) string {
 	return regexp.MustCompile(`//[^@/]*@`).ReplaceAllString(url, "//***@")
 }
+
+// DefaultRedisClusterURL is the cluster `make test-cluster` starts
+// (scripts/redis-cluster), in go-redis's cluster URL form.
+const DefaultRedisClusterURL = "redis://127.0.0.1:7000?addr=127.0.0.1:7001&addr=127.0.0.1:7002"
+
+// RedisCluster is Redis for a Redis Cluster: a client on
+// TEST_REDIS_CLUSTER_URL (default DefaultRedisClusterURL) and a key prefix
+// no other test uses, whose keys are deleted from every master when the
+// test ends. A cluster that does not answer fails the test.
+func RedisCluster(t testing.TB) (redis.UniversalClient, string) {
+	t.Helper()
+	url := os.Getenv("TEST_REDIS_CLUSTER_URL")
+	if url == "" {
+		url = DefaultRedisClusterURL
+	}
+	c, err := redisstore.NewClient(url)
+	if err != nil {
+		t.Fatalf("TEST_REDIS_CLUSTER_URL: %v", err)
+	}
+	if _, ok := c.(*redis.ClusterClient); !ok {
+		c.Close()
+		t.Fatalf("TEST_REDIS_CLUSTER_URL %s does not name a cluster", redactRedisURL(url))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := c.Ping(ctx).Err(); err != nil {
+		c.Close()
+		t.Fatalf("the Redis Cluster at %s does not answer (%v). Start one with scripts/redis-cluster start, "+
+			"or set TEST_REDIS_CLUSTER_URL.", redactRedisURL(url), err)
+	}
+	prefix := redisPrefix(t.Name())
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := deleteRedisKeys(ctx, c, prefix+"*"); err != nil {
+			t.Errorf("delete the test's Redis keys %s*: %v", prefix, err)
+		}
+		c.Close()
+	})
+	return c, prefix
+}
