@@ -27,10 +27,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"authfn/pkg/testenv"
 )
 
 // arch is the GOARCH the functions are built for here: the emulator runs
@@ -70,7 +71,7 @@ type emulator struct {
 	name    string
 	addr    string // RIE's invocation API, host:port
 	cmd     *exec.Cmd
-	out     *syncBuffer // RIE's log and the function's stdout and stderr
+	out     *testenv.Buffer // RIE's log and the function's stdout and stderr
 	exited  chan struct{}
 	started time.Time
 	client  *http.Client
@@ -93,7 +94,7 @@ func startEmulator(name, rie, bootstrap string, env []string) (*emulator, error)
 	e := &emulator{
 		name:   name,
 		addr:   net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[0])),
-		out:    &syncBuffer{},
+		out:    &testenv.Buffer{},
 		exited: make(chan struct{}),
 		// No timeout of its own: each call's context bounds it.
 		client: &http.Client{Transport: &http.Transport{DisableKeepAlives: true}},
@@ -276,23 +277,4 @@ func (p process) killIfAlive() {
 		return
 	}
 	_ = syscall.Kill(p.pid, syscall.SIGKILL)
-}
-
-// syncBuffer is a bytes.Buffer that RIE's output goroutine and the test
-// can use at once.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

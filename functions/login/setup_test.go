@@ -1,11 +1,9 @@
 package login_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net/http"
-	"sync"
 	"testing"
 
 	"authfn/functions/login"
@@ -16,28 +14,10 @@ import (
 
 const password = "correct horse battery"
 
-// syncBuffer collects logs from concurrent handlers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type fixture struct {
 	*testenv.Env
 	http *testenv.HTTP
-	logs *syncBuffer
+	logs *testenv.Buffer
 }
 
 // setup builds the login group on real stores behind the real middleware.
@@ -49,7 +29,7 @@ func setup(t *testing.T, change ...func(*auth.Config)) *fixture {
 
 func serve(t *testing.T, env *testenv.Env, o web.Options) *fixture {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &testenv.Buffer{}
 	logger := slog.New(web.LogHandler(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	mux := http.NewServeMux()
 	login.Register(mux, login.Deps{Logger: logger, Auth: env.Auth})

@@ -1,7 +1,6 @@
 package users_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -25,24 +24,6 @@ const (
 	base          = "/api/auth/v2"
 )
 
-// syncBuffer collects logs from concurrent handlers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // route is a request to one of the group's routes.
 type route struct {
 	method, path string
@@ -52,7 +33,7 @@ type route struct {
 type fixture struct {
 	*testenv.Env
 	handler http.Handler
-	logs    *syncBuffer
+	logs    *testenv.Buffer
 	mu      sync.Mutex
 	clients map[testing.TB]*testenv.HTTP
 	// admin is the caller of most requests: an admin logged in through the route.
@@ -75,7 +56,7 @@ func setup(t *testing.T) *fixture {
 
 func serve(t *testing.T, env *testenv.Env) *fixture {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &testenv.Buffer{}
 	logger := slog.New(web.LogHandler(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	mux := http.NewServeMux()
 	login.Register(mux, login.Deps{Logger: logger, Auth: env.Auth})

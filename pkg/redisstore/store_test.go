@@ -19,25 +19,6 @@ import (
 	"authfn/pkg/testenv"
 )
 
-// countHook counts round trips: one per command or pipeline sent.
-type countHook struct{ n atomic.Int64 }
-
-func (h *countHook) DialHook(next redis.DialHook) redis.DialHook { return next }
-
-func (h *countHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error {
-		h.n.Add(1)
-		return next(ctx, cmd)
-	}
-}
-
-func (h *countHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error {
-		h.n.Add(1)
-		return next(ctx, cmds)
-	}
-}
-
 // backend is one kind of server the suites run on.
 type backend struct {
 	name string
@@ -76,9 +57,9 @@ func TestSessionStore(t *testing.T) {
 		t.Run(b.name, func(t *testing.T) {
 			storetest.SessionStore(t, func(t *testing.T) storetest.SessionHarness {
 				c, prefix, _ := b.open(t)
-				h := &countHook{}
-				c.AddHook(h)
-				return storetest.SessionHarness{Store: redisstore.New(c, redisstore.Options{Prefix: prefix}), RoundTrips: h.n.Load}
+				trips := &testenv.RoundTrips{}
+				c.AddHook(trips)
+				return storetest.SessionHarness{Store: redisstore.New(c, redisstore.Options{Prefix: prefix}), RoundTrips: trips.Redis}
 			})
 		})
 	}

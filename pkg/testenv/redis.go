@@ -32,17 +32,29 @@ func Redis(t testing.TB) (redis.UniversalClient, string) {
 	if url == "" {
 		url = DefaultRedisURL
 	}
+	return connectRedis(t, url, "TEST_REDIS_URL", false, "Redis at %s does not answer (%v). Start one with\n"+
+		"\tredis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save \"\" --appendonly no\n"+
+		"or set TEST_REDIS_URL to another server; go test -short skips these tests.")
+}
+
+// connectRedis opens url, fails t with notAnswering (given the redacted
+// URL and the error) if it does not answer, and gives the test a key
+// prefix whose keys are deleted, on every master, when it ends.
+func connectRedis(t testing.TB, url, variable string, cluster bool, notAnswering string) (redis.UniversalClient, string) {
+	t.Helper()
 	c, err := redisstore.NewClient(url)
 	if err != nil {
-		t.Fatalf("TEST_REDIS_URL: %v", err)
+		t.Fatalf("%s: %v", variable, err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	if _, ok := c.(*redis.ClusterClient); ok != cluster {
+		c.Close()
+		t.Fatalf("%s %s: a cluster URL is wanted exactly for cluster tests", variable, redactRedisURL(url))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := c.Ping(ctx).Err(); err != nil {
 		c.Close()
-		t.Fatalf("Redis at %s does not answer (%v). Start one with\n"+
-			"\tredis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save \"\" --appendonly no\n"+
-			"or set TEST_REDIS_URL to another server; go test -short skips these tests.", redactRedisURL(url), err)
+		t.Fatalf(notAnswering, redactRedisURL(url), err)
 	}
 	prefix := redisPrefix(t.Name())
 	t.Cleanup(func() {
@@ -128,29 +140,6 @@ func RedisCluster(t testing.TB) (redis.UniversalClient, string) {
 	if url == "" {
 		url = DefaultRedisClusterURL
 	}
-	c, err := redisstore.NewClient(url)
-	if err != nil {
-		t.Fatalf("TEST_REDIS_CLUSTER_URL: %v", err)
-	}
-	if _, ok := c.(*redis.ClusterClient); !ok {
-		c.Close()
-		t.Fatalf("TEST_REDIS_CLUSTER_URL %s does not name a cluster", redactRedisURL(url))
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := c.Ping(ctx).Err(); err != nil {
-		c.Close()
-		t.Fatalf("the Redis Cluster at %s does not answer (%v). Start one with scripts/redis-cluster start, "+
-			"or set TEST_REDIS_CLUSTER_URL.", redactRedisURL(url), err)
-	}
-	prefix := redisPrefix(t.Name())
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := deleteRedisKeys(ctx, c, prefix+"*"); err != nil {
-			t.Errorf("delete the test's Redis keys %s*: %v", prefix, err)
-		}
-		c.Close()
-	})
-	return c, prefix
+	return connectRedis(t, url, "TEST_REDIS_CLUSTER_URL", true, "the Redis Cluster at %s does not answer (%v). "+
+		"Start one with scripts/redis-cluster start, or set TEST_REDIS_CLUSTER_URL.")
 }
