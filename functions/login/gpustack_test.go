@@ -208,7 +208,7 @@ func TestGPUStackFirstAdminBug(t *testing.T) {
 // bounds a slow GPUStack and the breaker then answers at once; local
 // users sign in in their usual time throughout.
 func TestGPUStackDown(t *testing.T) {
-	const timeout = 500 * time.Millisecond
+	const timeout = time.Second
 	f := setupGPUStack(t, "v2.0.1", timeout)
 	f.CreateUser(t, "alice", password, false)
 	f.gs.AddUser("gpu-dave", "gpustack password", "Dave", false, true)

@@ -42,7 +42,10 @@ func backends() []backend {
 		}},
 		{"miniredis", func(t *testing.T) (redis.UniversalClient, string, func(time.Duration)) {
 			m := miniredis.RunT(t)
-			c, err := redisstore.NewClient("redis://" + m.Addr())
+			// Longer socket timeouts than production's: the in-process
+			// server shares the test's CPU, and a loaded CI machine under
+			// -race must not turn that into a flaky i/o timeout.
+			c, err := redisstore.NewClient("redis://" + m.Addr() + "?read_timeout=15s&write_timeout=15s")
 			if err != nil {
 				t.Fatalf("NewClient = %v, want nil", err)
 			}
