@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"authfn/pkg/app"
+	"authfn/pkg/gpustack/gpustacktest"
 	"authfn/pkg/testenv"
 )
 
@@ -256,5 +257,22 @@ func TestCleanupTimer(t *testing.T) {
 	rec := r.logs.lines("cleanup")[0]
 	if rec["complete"] != true {
 		t.Errorf("cleanup record %v, want complete", rec)
+	}
+}
+
+// TestGPUStackFallbackConfigured: GPUSTACK_URL turns the fallback on, end
+// to end: a user who exists only in GPUStack signs in to the runner.
+func TestGPUStackFallbackConfigured(t *testing.T) {
+	gs := gpustacktest.New(t, gpustacktest.Options{Version: "v2.0.1"})
+	gs.AddUser("gpu-user", "gpustack password", "From GPUStack", false, true)
+	r := start(t, map[string]string{"LOCAL_DIR": t.TempDir(), "ADMIN_PASSWORD": "first admin password", "BCRYPT_COST": "10",
+		"GPUSTACK_URL": gs.URL(), "GPUSTACK_TIMEOUT": "2s"})
+	tok := r.login(t, "gpu-user", "gpustack password")
+	user := tok["user"].(map[string]any)
+	if user["source"] != "gpustack" || user["full_name"] != "From GPUStack" {
+		t.Errorf("user = %v, want provisioned from GPUStack", user)
+	}
+	if code, _ := r.do(t, "POST", "/api/auth/v2/login", "", map[string]string{"username": "gpu-user", "password": "wrong password"}); code != 401 {
+		t.Errorf("wrong GPUStack password = %d, want 401", code)
 	}
 }
