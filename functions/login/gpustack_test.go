@@ -291,3 +291,53 @@ func TestGPUStackCannotDemoteTheLastAdmin(t *testing.T) {
 		t.Errorf("last admin after a GPUStack demotion = %+v, want still admin, renamed", p.User)
 	}
 }
+
+// TestGPUStackUsernamesDifferingInCase: GPUStack on PostgreSQL or SQLite
+// holds "Bob" and "bob" as two users, while names here are unique without
+// regard to case. One of them signing in with their own password must never
+// get the other's local account, neither when it exists already nor when
+// both sign in for the first time at once.
+func TestGPUStackUsernamesDifferingInCase(t *testing.T) {
+	t.Run("existing", func(t *testing.T) {
+		f := setupGPUStack(t, "v2.0.1", 2*time.Second)
+		f.CreateUser(t, "admin", password, true)
+		f.gs.AddUser("Bob", "bob's password", "Bob", true, true)
+		f.gs.AddUser("bob", "mallory's password", "Mallory", false, true)
+		var bob auth.TokenPair
+		f.loginAs("Bob", "bob's password").Want(200).JSON(&bob)
+		f.loginAs("bob", "mallory's password").Want(401, "invalid_credentials")
+		if u := f.userNamed(t, "Bob"); u.FullName != "Bob" || !u.IsAdmin || u.ID != bob.User.ID {
+			t.Errorf("Bob's record after the other bob signed in = %+v", u)
+		}
+		f.http.Do("GET", "/api/auth/v2/me", nil, testenv.Bearer(bob.AccessToken)...).Want(200)
+	})
+	t.Run("first sign-ins at once", func(t *testing.T) {
+		f := setupGPUStack(t, "v2.0.1", 2*time.Second)
+		f.gs.AddUser("Bob", "bob's password", "Bob", true, true)
+		f.gs.AddUser("bob", "mallory's password", "Mallory", false, true)
+		// Both logins look the name up before either provisions it.
+		f.gs.SetDelay(300 * time.Millisecond)
+		var wg sync.WaitGroup
+		resp := map[string]*testenv.Response{}
+		var mu sync.Mutex
+		for name, pw := range map[string]string{"Bob": "bob's password", "bob": "mallory's password"} {
+			wg.Go(func() {
+				r := f.loginAs(name, pw)
+				mu.Lock()
+				resp[name] = r
+				mu.Unlock()
+			})
+		}
+		wg.Wait()
+		for name, r := range resp {
+			if r.Code != http.StatusOK {
+				continue
+			}
+			var p auth.TokenPair
+			r.JSON(&p)
+			if p.User.Username != name {
+				t.Errorf("%s signed in as local user %q", name, p.User.Username)
+			}
+		}
+	})
+}

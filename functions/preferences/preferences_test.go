@@ -100,6 +100,9 @@ func TestPreferencesBadInputLosesNothing(t *testing.T) {
 		{"NUL in value", `{"ok":"a\u0000b"}`, "", 422, "validation_failed"},
 		{"NUL in nested key", `{"ok":{"a\u0000":1}}`, "", 422, "validation_failed"},
 		{"merged over 64 KiB", `{"more":"` + big + `"}`, "", 422, "validation_failed"},
+		// Valid JSON that PostgreSQL's JSONB cannot hold.
+		{"lone surrogate escape", `{"ok":"\ud800"}`, "", 422, "validation_failed"},
+		{"number out of range", `{"ok":1e1000000}`, "", 422, "validation_failed"},
 		{"array", `[1,2]`, "", 400, "invalid_request"},
 		{"string", `"theme"`, "", 400, "invalid_request"},
 		{"null", `null`, "", 400, "invalid_request"},

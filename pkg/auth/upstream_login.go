@@ -36,6 +36,11 @@ func (s *Service) upstreamLogin(ctx context.Context, now time.Time, keys []strin
 			Details: map[string]any{"upstream": s.upstream.Source(), "code": string(ErrorCode(err))}})
 		return TokenPair{}, err
 	}
+	if found && p.Username != u.Username {
+		// Names here are unique without regard to case, upstream they may
+		// not be: the upstream vouched for "bob", not for the local "Bob".
+		return TokenPair{}, s.loginFailed(ctx, now, keys, username, u.ID, "upstream_other_user")
+	}
 	if !found {
 		if !p.IsActive {
 			return TokenPair{}, s.loginFailed(ctx, now, keys, username, 0, "upstream_inactive")
@@ -64,9 +69,10 @@ func (s *Service) provision(ctx context.Context, p UpstreamUser, now time.Time) 
 	})
 	if errors.Is(err, ErrUsernameTaken) {
 		// A concurrent first sign-in of the same user got there first; a
-		// local user that appeared meanwhile is not taken over.
+		// local user, or an upstream one whose name differs only in case,
+		// that appeared meanwhile is not taken over.
 		u, err = s.users.UserByUsername(ctx, p.Username)
-		if err == nil && u.Source != s.upstream.Source() {
+		if err == nil && (u.Source != s.upstream.Source() || u.Username != p.Username) {
 			return User{}, ErrInvalidCredentials
 		}
 		return u, err

@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"authfn/pkg/auth"
 )
@@ -76,6 +78,14 @@ func (s *Store) UpdatePreferences(ctx context.Context, userID int64, patch auth.
 			userID, string(b))
 		return err
 	})
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && strings.HasPrefix(pe.Code, "22") {
+		// A data exception: valid JSON that JSONB cannot hold (a lone
+		// surrogate escape, a number beyond numeric's range). Nothing was
+		// written; it is the client's value, not a fault of ours.
+		return nil, &auth.Error{Code: auth.CodeValidation, Message: "Some preferences are not acceptable.",
+			Fields: map[string]string{"preferences": "a value cannot be stored (unpaired surrogate escape or number out of range)"}, Err: err}
+	}
 	if err != nil {
 		return nil, translate(ctx, err, "update preferences of user %d", userID)
 	}
