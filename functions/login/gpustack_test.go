@@ -341,3 +341,26 @@ func TestGPUStackUsernamesDifferingInCase(t *testing.T) {
 		}
 	})
 }
+
+// TestGPUStackDoesNotUndoLocalDeactivation: an admin here deactivates a
+// GPUStack user; their next GPUStack sign-in must not reactivate them.
+// Their admin rights are GPUStack's to set, so changing them here is 409
+// rather than a change the next sign-in would silently undo.
+func TestGPUStackDoesNotUndoLocalDeactivation(t *testing.T) {
+	f := setupGPUStack(t, "v2.0.1", 2*time.Second)
+	f.CreateUser(t, "admin", password, true)
+	f.gs.AddUser("gpu-frank", "gpustack password", "Frank", false, true)
+	f.loginAs("gpu-frank", "gpustack password").Want(200)
+	u := f.userNamed(t, "gpu-frank")
+	off, on := false, true
+	if _, err := f.Auth.UpdateUser(t.Context(), auth.Session{}, u.ID, auth.UserChange{IsAdmin: &on}); auth.ErrorCode(err) != auth.CodeConflict {
+		t.Errorf("promoting a GPUStack user here: %v, want conflict", err)
+	}
+	if _, err := f.Auth.UpdateUser(t.Context(), auth.Session{}, u.ID, auth.UserChange{IsActive: &off}); err != nil {
+		t.Fatal(err)
+	}
+	f.loginAs("gpu-frank", "gpustack password").Want(401, "invalid_credentials")
+	if f.userNamed(t, "gpu-frank").IsActive {
+		t.Error("a GPUStack sign-in reactivated a user deactivated here")
+	}
+}

@@ -7,12 +7,14 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 
 	"authfn/pkg/auth"
+	"authfn/pkg/postgres"
 	"authfn/pkg/testenv"
 	"authfn/pkg/web"
 )
@@ -416,4 +418,75 @@ func TestMe(t *testing.T) {
 
 func webOptionsTrusting(cidr string) web.Options {
 	return web.Options{TrustedProxies: []netip.Prefix{netip.MustParsePrefix(cidr)}}
+}
+
+// TestLoginThrottleUnderConcurrency: attempts sent at the same time cannot
+// all slip past the lock: at most LOGIN_MAX_FAILURES passwords are tried
+// (SECURITY.md 8), the rest get 429.
+func TestLoginThrottleUnderConcurrency(t *testing.T) {
+	f := setup(t)
+	f.CreateUser(t, "alice", password, false)
+	const n = 30
+	codes := make([]int, n)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range codes {
+		wg.Go(func() {
+			<-start
+			codes[i] = f.http.Do("POST", "/api/auth/v2/login", map[string]string{"username": "alice", "password": "guess " + strconv.Itoa(i)}).Code
+		})
+	}
+	close(start)
+	wg.Wait()
+	tried, limited := 0, 0
+	for _, c := range codes {
+		switch c {
+		case 401:
+			tried++
+		case 429:
+			limited++
+		}
+	}
+	if tried > 5 || tried+limited != n {
+		t.Errorf("%d passwords tried and %d refused of %d concurrent attempts; want at most 5 tried, the rest 429", tried, limited, n)
+	}
+}
+
+// TestLoginThrottleIPv6Prefix: an IPv6 client is counted by its /64, so
+// rotating through its own addresses does not reset the per-address limit.
+func TestLoginThrottleIPv6Prefix(t *testing.T) {
+	f := setup(t, func(c *auth.Config) { c.IPThrottle.Max = 3 })
+	f.CreateUser(t, "alice", password, false)
+	for i := 1; i <= 3; i++ {
+		f.http.RemoteAddr = "[2001:db8:1:2::" + strconv.Itoa(i) + "]:4000"
+		f.http.Do("POST", "/api/auth/v2/login", map[string]string{"username": "ghost" + strconv.Itoa(i), "password": "x"}).Want(401)
+	}
+	f.http.RemoteAddr = "[2001:db8:1:2:ffff::9]:4000"
+	f.http.Do("POST", "/api/auth/v2/login", map[string]string{"username": "alice", "password": password}).Want(429, "too_many_requests")
+	f.http.RemoteAddr = "[2001:db8:1:3::1]:4000" // another /64
+	f.login(t, "alice", password)
+}
+
+// TestLoginOutageDoesNotLock: attempts that fail because a store is down
+// say nothing about the password and are not counted.
+func TestLoginOutageDoesNotLock(t *testing.T) {
+	live := setup(t)
+	live.CreateUser(t, "alice", password, false)
+	pg, err := postgres.Open(t.Context(), "postgres://postgres@"+deadAddr+"/authfn?sslmode=disable", postgres.Options{QueryTimeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pg.Close)
+	svc, err := auth.NewService(live.Config, auth.Stores{Users: pg, Preferences: pg, Audit: pg, Sessions: live.Sessions, Throttle: live.Sessions, Locker: live.Sessions},
+		auth.WithClock(live.Clock.Now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := *live.Env
+	down.Auth = svc
+	f := serve(t, &down, web.Options{})
+	for i := 0; i < 6; i++ {
+		f.http.Do("POST", "/api/auth/v2/login", map[string]string{"username": "alice", "password": password}).Want(503)
+	}
+	live.login(t, "alice", password)
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"net/netip"
 	"regexp"
 	"strconv"
 	"strings"
@@ -39,19 +40,20 @@ type TokenPair struct {
 // CodeUnavailable when a store is down.
 func (s *Service) Login(ctx context.Context, username, password string) (TokenPair, error) {
 	now := s.now()
-	keys := s.throttleKeys(ctx, username)
-	if err := s.checkThrottle(ctx, now, keys...); err != nil {
+	a, err := s.beginAttempt(ctx, now, username)
+	if err != nil {
 		return TokenPair{}, err
 	}
 	u, err := s.lookup(ctx, username)
 	if err != nil && !errors.Is(err, ErrNotFound) {
+		s.abandon(ctx, a)
 		return TokenPair{}, err
 	}
 	found := err == nil
 	// A user with a local password is checked here only: the upstream is
 	// never asked about, and so can never take over, a local account.
 	if s.upstream != nil && ValidUsername(username) && (!found || u.Source == s.upstream.Source()) {
-		return s.upstreamLogin(ctx, now, keys, username, password, u, found)
+		return s.upstreamLogin(ctx, a, username, password, u, found)
 	}
 	hash := u.PasswordHash // empty for an unknown user: check compares the dummy
 	if ok := s.hasher.check(hash, password); !ok || !u.IsActive {
@@ -62,9 +64,9 @@ func (s *Service) Login(ctx context.Context, username, password string) (TokenPa
 		case ok:
 			reason = "inactive"
 		}
-		return TokenPair{}, s.loginFailed(ctx, now, keys, username, u.ID, reason)
+		return TokenPair{}, s.loginFailed(ctx, a, username, u.ID, reason)
 	}
-	if err := s.throttle.Reset(ctx, keys[0]); err != nil {
+	if err := s.attemptSucceeded(ctx, a); err != nil {
 		return TokenPair{}, err
 	}
 	rehash := ""
@@ -85,54 +87,114 @@ func (s *Service) lookup(ctx context.Context, username string) (User, error) {
 	return s.users.UserByUsername(ctx, username)
 }
 
-// throttleKeys are the failure counters a login attempt touches: the
-// username (lower-cased, hashed so that any input makes a safe key) first,
-// then the client IP.
-func (s *Service) throttleKeys(ctx context.Context, username string) []string {
-	u := sha256.Sum256([]byte(strings.ToLower(username)))
-	keys := []string{"u:" + hex.EncodeToString(u[:16])}
-	if ip := ClientFromContext(ctx).IP; ip != "" {
-		keys = append(keys, "ip:"+ip)
-	}
-	return keys
+// attempt is a sign-in attempt, counted against the throttle before the
+// password is checked (see Throttle).
+type attempt struct {
+	now      time.Time
+	user, ip string        // throttle keys; ip is "" when the address is unknown
+	userLock time.Duration // the locks this attempt started
+	ipLock   time.Duration
 }
 
-func (s *Service) checkThrottle(ctx context.Context, now time.Time, keys ...string) error {
-	wait, err := s.throttle.Locked(ctx, now, keys...)
+// beginAttempt counts an attempt against the client's address, then the
+// username, and refuses it with CodeRateLimited while either is locked.
+func (s *Service) beginAttempt(ctx context.Context, now time.Time, username string) (attempt, error) {
+	a := attempt{now: now, user: userThrottleKey(username), ip: ipThrottleKey(ClientFromContext(ctx).IP)}
+	if a.ip != "" {
+		wait, started, err := s.throttle.Attempt(ctx, a.ip, s.cfg.IPThrottle, now)
+		if err != nil {
+			return a, err
+		}
+		if wait > 0 {
+			return a, rateLimited(wait)
+		}
+		a.ipLock = started
+	}
+	wait, started, err := s.throttle.Attempt(ctx, a.user, s.cfg.UserThrottle, now)
 	if err != nil {
-		return err
+		return a, err
 	}
 	if wait > 0 {
-		return &Error{Code: CodeRateLimited, Message: "Too many failed attempts; try again later.", RetryAfter: wait}
+		// No password was tried: the address gets its attempt back.
+		if a.ip != "" {
+			_ = s.throttle.Refund(ctx, a.ip, now, a.ipLock)
+		}
+		return a, rateLimited(wait)
 	}
-	return nil
+	a.userLock = started
+	return a, nil
 }
 
-// loginFailed counts a failure against the username and the IP, writes
-// the audit events, and returns the one answer every failure gets.
-func (s *Service) loginFailed(ctx context.Context, now time.Time, keys []string, username string, userID int64, reason string) error {
-	var locked time.Duration
-	for i, k := range keys {
-		p := s.cfg.UserThrottle
-		if i > 0 {
-			p = s.cfg.IPThrottle
-		}
-		_, lock, err := s.throttle.Fail(ctx, k, p, now)
-		if err != nil {
-			return err
-		}
-		locked = max(locked, lock)
+func rateLimited(wait time.Duration) error {
+	return &Error{Code: CodeRateLimited, Message: "Too many failed attempts; try again later.", RetryAfter: wait}
+}
+
+// attemptSucceeded clears the username's count (SECURITY.md 10) and gives
+// the address its attempt back; an address's count is never cleared by a
+// success, or one valid account would reset it for a password sprayer.
+func (s *Service) attemptSucceeded(ctx context.Context, a attempt) error {
+	if err := s.throttle.Reset(ctx, a.user); err != nil {
+		return err
 	}
-	e := Event{Type: EventLoginFailed, Username: truncate(username, 64), Details: map[string]any{"reason": reason}}
+	if a.ip == "" {
+		return nil
+	}
+	return s.throttle.Refund(ctx, a.ip, a.now, a.ipLock)
+}
+
+// abandon gives an attempt back to both counters when it failed for a
+// reason that says nothing about the password (a store or an upstream
+// that cannot be reached): an outage must not lock people out.
+func (s *Service) abandon(ctx context.Context, a attempt) {
+	ctx = context.WithoutCancel(ctx)
+	_ = s.throttle.Refund(ctx, a.user, a.now, a.userLock)
+	if a.ip != "" {
+		_ = s.throttle.Refund(ctx, a.ip, a.now, a.ipLock)
+	}
+}
+
+// userThrottleKey counts a username without regard to case; it is hashed
+// so that any input, however long or odd, makes a short, safe key.
+func userThrottleKey(username string) string {
+	u := sha256.Sum256([]byte(strings.ToLower(username)))
+	return "u:" + hex.EncodeToString(u[:16])
+}
+
+// ipThrottleKey counts an IPv4 address alone and an IPv6 address by its
+// /64: one subscriber usually holds a whole /64, and counting each of its
+// 2^64 addresses apart would make the per-address limit meaningless.
+func ipThrottleKey(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ""
+	}
+	a = a.Unmap()
+	if a.Is6() {
+		p, _ := a.Prefix(64)
+		return "ip:" + p.String()
+	}
+	return "ip:" + a.String()
+}
+
+// loginFailed writes the audit events of a failed attempt (already
+// counted) and returns the one answer every failure gets.
+func (s *Service) loginFailed(ctx context.Context, a attempt, username string, userID int64, reason string) error {
+	e := Event{Type: EventLoginFailed, Username: auditName(username), Details: map[string]any{"reason": reason}}
 	if userID != 0 {
 		e.TargetID = &userID
 	}
 	s.record(ctx, e)
-	if locked > 0 {
+	if locked := max(a.userLock, a.ipLock); locked > 0 {
 		e.Type, e.Details = EventLoginLocked, map[string]any{"locked_seconds": int(locked.Seconds())}
 		s.record(ctx, e)
 	}
 	return ErrInvalidCredentials
+}
+
+// auditName is a name as typed at login, made fit for the audit log:
+// valid UTF-8, no NUL (which PostgreSQL's text refuses), at most 64 bytes.
+func auditName(name string) string {
+	return truncate(strings.ReplaceAll(strings.ToValidUTF8(name, "\uFFFD"), "\x00", ""), 64)
 }
 
 // startSession creates a session for u and issues its first token pair.

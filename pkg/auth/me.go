@@ -62,19 +62,23 @@ func (s *Service) ChangePassword(ctx context.Context, sess Session, current, nex
 		return &Error{Code: CodeValidation, Message: "The new password is not acceptable.", Fields: map[string]string{"new_password": msg}}
 	}
 	now := s.now()
-	keys := s.throttleKeys(ctx, sess.Username)
-	if err := s.checkThrottle(ctx, now, keys...); err != nil {
-		return err
-	}
-	u, err := s.Me(ctx, sess)
+	a, err := s.beginAttempt(ctx, now, sess.Username)
 	if err != nil {
 		return err
 	}
-	if u.Source != SourceLocal {
-		return Errorf(CodeConflict, "This account's password is managed by %s.", u.Source)
+	u, err := s.Me(ctx, sess)
+	if err == nil && u.Source != SourceLocal {
+		err = Errorf(CodeConflict, "This account's password is managed by %s.", u.Source)
+	}
+	if err != nil {
+		s.abandon(ctx, a)
+		return err
 	}
 	if !s.hasher.check(u.PasswordHash, current) {
-		return s.loginFailed(ctx, now, keys, u.Username, u.ID, "wrong_current_password")
+		return s.loginFailed(ctx, a, u.Username, u.ID, "wrong_current_password")
+	}
+	if err := s.attemptSucceeded(ctx, a); err != nil {
+		return err
 	}
 	hash, err := s.hasher.hash(next)
 	if err != nil {

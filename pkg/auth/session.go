@@ -104,17 +104,24 @@ type ThrottlePolicy struct {
 	MaxLock  time.Duration // the longest lock
 }
 
-// Throttle counts login failures where every instance sees them. Times are
-// passed in (not read from the store's clock) so that tests can fake them.
+// Throttle counts login attempts where every instance sees them. An
+// attempt is counted before the password is checked, in the same atomic
+// step as the lock check, so that attempts sent at the same time cannot
+// all pass a check made before any of them was counted; one that turns
+// out not to be a failure is refunded. Times are passed in, not read from
+// the store's clock, so that tests can fake them.
 type Throttle interface {
-	// Locked returns the longest lock among keys still running at now, or 0.
-	Locked(ctx context.Context, now time.Time, keys ...string) (time.Duration, error)
-	// Fail counts one failure for key at now. A count is forgotten once
-	// p.Window passes without a failure. Once the count reaches p.Max, the
-	// key is locked for min(p.BaseLock * 2^(count-p.Max), p.MaxLock) from now.
-	// It returns the count and the lock it set (0 if none).
-	Fail(ctx context.Context, key string, p ThrottlePolicy, now time.Time) (int, time.Duration, error)
-	// Reset forgets key's failures and lock.
+	// Attempt counts one attempt for key at now unless the key is locked.
+	// wait is how long the lock still runs (then nothing was counted); 0
+	// means the attempt may go ahead. A count is forgotten once p.Window
+	// passes without an attempt. The attempt that brings the count to
+	// p.Max or beyond locks the key for min(p.BaseLock·2^(count−p.Max),
+	// p.MaxLock) and reports that lock as started; it still goes ahead.
+	Attempt(ctx context.Context, key string, p ThrottlePolicy, now time.Time) (wait, started time.Duration, err error)
+	// Refund takes back an attempt made at now that was not a failure,
+	// and lifts the lock it started (started, as Attempt returned it).
+	Refund(ctx context.Context, key string, now time.Time, started time.Duration) error
+	// Reset forgets key's attempts and lock.
 	Reset(ctx context.Context, key string) error
 }
 

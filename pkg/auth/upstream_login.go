@@ -13,7 +13,8 @@ import (
 // earlier (synchronised on every success). A wrong upstream password is
 // the same failure as any other and counts against the same throttle; an
 // upstream that cannot be asked is CodeUnavailable, for this path only.
-func (s *Service) upstreamLogin(ctx context.Context, now time.Time, keys []string, username, password string, u User, found bool) (TokenPair, error) {
+func (s *Service) upstreamLogin(ctx context.Context, a attempt, username, password string, u User, found bool) (TokenPair, error) {
+	now := a.now
 	// The dummy hash runs alongside the upstream call, so this path never
 	// answers faster than a local check would: response times do not tell
 	// local names from others.
@@ -30,20 +31,21 @@ func (s *Service) upstreamLogin(ctx context.Context, now time.Time, keys []strin
 	}
 	switch {
 	case errors.Is(err, ErrInvalidCredentials):
-		return TokenPair{}, s.loginFailed(ctx, now, keys, username, u.ID, "upstream_rejected")
+		return TokenPair{}, s.loginFailed(ctx, a, username, u.ID, "upstream_rejected")
 	case err != nil:
-		s.record(ctx, Event{Type: EventUpstreamFailed, TargetID: target, Username: truncate(username, 64),
+		s.abandon(ctx, a)
+		s.record(ctx, Event{Type: EventUpstreamFailed, TargetID: target, Username: auditName(username),
 			Details: map[string]any{"upstream": s.upstream.Source(), "code": string(ErrorCode(err))}})
 		return TokenPair{}, err
 	}
 	if found && p.Username != u.Username {
 		// Names here are unique without regard to case, upstream they may
 		// not be: the upstream vouched for "bob", not for the local "Bob".
-		return TokenPair{}, s.loginFailed(ctx, now, keys, username, u.ID, "upstream_other_user")
+		return TokenPair{}, s.loginFailed(ctx, a, username, u.ID, "upstream_other_user")
 	}
 	if !found {
 		if !p.IsActive {
-			return TokenPair{}, s.loginFailed(ctx, now, keys, username, 0, "upstream_inactive")
+			return TokenPair{}, s.loginFailed(ctx, a, username, 0, "upstream_inactive")
 		}
 		if u, err = s.provision(ctx, p, now); err != nil {
 			return TokenPair{}, err
@@ -52,9 +54,9 @@ func (s *Service) upstreamLogin(ctx context.Context, now time.Time, keys []strin
 		return TokenPair{}, err
 	}
 	if !u.IsActive {
-		return TokenPair{}, s.loginFailed(ctx, now, keys, username, u.ID, "upstream_inactive")
+		return TokenPair{}, s.loginFailed(ctx, a, username, u.ID, "upstream_inactive")
 	}
-	if err := s.throttle.Reset(ctx, keys[0]); err != nil {
+	if err := s.attemptSucceeded(ctx, a); err != nil {
 		return TokenPair{}, err
 	}
 	return s.startSession(ctx, u, now, "")
@@ -85,9 +87,9 @@ func (s *Service) provision(ctx context.Context, p UpstreamUser, now time.Time) 
 	return u, nil
 }
 
-// synchronise copies the upstream's full name, admin flag and active
-// flag onto the local record. A user deactivated upstream loses every
-// session here at once.
+// synchronise copies the upstream's full name and admin flag onto the
+// local record, and its deactivation: a user deactivated upstream loses
+// every session here at once. A user deactivated here stays so.
 func (s *Service) synchronise(ctx context.Context, u User, p UpstreamUser, now time.Time) (User, error) {
 	name := cleanFullName(p.FullName)
 	patch := UserPatch{UpdatedAt: now}
@@ -98,7 +100,9 @@ func (s *Service) synchronise(ctx context.Context, u User, p UpstreamUser, now t
 	if p.IsAdmin != u.IsAdmin {
 		patch.IsAdmin, changed = &p.IsAdmin, append(changed, "is_admin")
 	}
-	if p.IsActive != u.IsActive {
+	// The upstream may deactivate a user here, never reactivate one: an
+	// admin's deactivation here must not be undone by the next sign-in.
+	if !p.IsActive && u.IsActive {
 		patch.IsActive, changed = &p.IsActive, append(changed, "is_active")
 	}
 	if len(changed) == 0 {

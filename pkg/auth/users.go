@@ -124,6 +124,11 @@ func (s *Service) UpdateUser(ctx context.Context, actor Session, id int64, c Use
 		// would never be read.
 		return User{}, Errorf(CodeConflict, "This user's password is managed by %s.", cur.Source)
 	}
+	if c.IsAdmin != nil && *c.IsAdmin != cur.IsAdmin && cur.Source != SourceLocal {
+		// The upstream sets the admin flag at every sign-in; a change here
+		// would be undone silently. (Deactivating here does stick.)
+		return User{}, Errorf(CodeConflict, "This user's admin rights are managed by %s.", cur.Source)
+	}
 	losesAdmin := (c.IsAdmin != nil && !*c.IsAdmin) || (c.IsActive != nil && !*c.IsActive)
 	if err := s.guardLastAdmin(ctx, cur, losesAdmin); err != nil {
 		return User{}, err

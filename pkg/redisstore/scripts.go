@@ -21,7 +21,8 @@ import "github.com/redis/go-redis/v9"
 //
 // KEYS: session hash, user index, history.
 // ARGV: now (µs), sid, user base, then uid, username, created, seen, idle
-// expiry, absolute expiry, ip, user agent, refresh hash.
+// expiry, absolute expiry, ip, user agent, refresh hash, the most sessions
+// a user may hold.
 // Returns {1}, or {0, created, refresh hash} of a session that exists with
 // this id (never overwritten).
 const createSessionLua = `
@@ -40,6 +41,18 @@ redis.call('HSET', KEYS[1], 'uid', ARGV[4], 'un', ARGV[5], 'c', ARGV[6], 'seen',
   'ie', ARGV[8], 'ae', ARGV[9], 'ip', ARGV[10], 'ua', ARGV[11], 'rh', ARGV[12])
 redis.call('PEXPIRE', KEYS[1], math.ceil((tonumber(ARGV[8]) - now) / 1000))
 redis.call('ZADD', KEYS[2], ARGV[8], ARGV[2])
+-- A user holds at most ARGV[13] sessions: past that, the ones closest to
+-- their idle end go, so no script that walks a user's sessions (listing,
+-- revoking) can grow without bound. Their index entries become orphans
+-- that listing skips and pruning removes.
+local over = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[13])
+if over > 0 then
+  local old = redis.call('ZRANGE', KEYS[2], 0, over - 1)
+  for _, sid in ipairs(old) do
+    redis.call('DEL', ARGV[3] .. 's:' .. sid, ARGV[3] .. 'r:' .. sid)
+  end
+  redis.call('ZREM', KEYS[2], unpack(old))
+end
 local keep = math.ceil((tonumber(ARGV[9]) - now) / 1000)
 if redis.call('PTTL', KEYS[2]) < keep then redis.call('PEXPIRE', KEYS[2], keep) end
 return {1}
@@ -228,15 +241,19 @@ end
 return #ARGV - 1
 `
 
-// failLua counts one login failure.
+// attemptLua counts one login attempt unless the key is locked: the check
+// and the count are one step, so attempts sent at the same time cannot all
+// pass a check made before any of them was counted.
 //
 // KEYS: the throttle hash. ARGV: now, window, max, base lock, max lock (all
-// µs or counts). Returns {count, lock set (µs, 0 if none)}.
-const failLua = `
+// µs except max). Returns {wait, started}: the rest of a running lock (and
+// nothing counted), or 0 and the lock this attempt started (0 if none).
+const attemptLua = `
 local now, window = tonumber(ARGV[1]), tonumber(ARGV[2])
 local max, base, maxlock = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local f = redis.call('HMGET', KEYS[1], 'n', 'last', 'until')
 local n, last, untl = tonumber(f[1]) or 0, tonumber(f[2]), tonumber(f[3]) or 0
+if untl > now then return {untl - now, 0} end
 if last and now - last > window then n = 0 end
 n = n + 1
 local lock = 0
@@ -244,14 +261,27 @@ if n >= max then
   local e = n - max
   if e > 60 then lock = maxlock else lock = math.min(base * 2 ^ e, maxlock) end
   lock = math.floor(lock)
-  -- A lock in force is never shortened, whatever the count says.
-  if now + lock > untl then untl = now + lock end
+  untl = now + lock
 end
 redis.call('HSET', KEYS[1], 'n', n, 'last', ARGV[1], 'until', untl)
 local ttl = window
 if untl - now > ttl then ttl = untl - now end
 redis.call('PEXPIRE', KEYS[1], math.max(1, math.ceil(ttl / 1000)))
-return {n, lock}
+return {0, lock}
+`
+
+// refundLua takes back one attempt, and the lock it started: the lock is
+// lifted only if it is still the one that attempt set (ARGV[1], its end
+// in µs; empty when it started none).
+const refundLua = `
+local f = redis.call('HMGET', KEYS[1], 'n', 'until')
+if not f[1] then return 0 end
+local n = tonumber(f[1]) - 1
+if n < 0 then n = 0 end
+local untl = tonumber(f[2]) or 0
+if ARGV[1] ~= '' and untl == tonumber(ARGV[1]) then untl = 0 end
+redis.call('HSET', KEYS[1], 'n', n, 'until', untl)
+return 1
 `
 
 // unlockLua deletes a lock only if it still holds our token, so a holder
@@ -272,6 +302,7 @@ var (
 	listBucketScript    = redis.NewScript(listBucketLua)
 	pruneScoreScript    = redis.NewScript(pruneScoreLua)
 	pruneOrphansScript  = redis.NewScript(pruneOrphansLua)
-	failScript          = redis.NewScript(failLua)
+	attemptScript       = redis.NewScript(attemptLua)
+	refundScript        = redis.NewScript(refundLua)
 	unlockScript        = redis.NewScript(unlockLua)
 )

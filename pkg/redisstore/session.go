@@ -76,7 +76,7 @@ func (s *Store) CreateSession(ctx context.Context, sess auth.Session, refreshHas
 	v, err := createSessionScript.Run(ctx, s.c,
 		[]string{s.sessionKey(uid, sid), s.userIndexKey(uid), s.historyKey(uid, sid)},
 		created, sid, s.userBase(uid),
-		uid, sess.Username, created, seen, idle, micros(absolute), sess.IP, sess.UserAgent, refreshHash,
+		uid, sess.Username, created, seen, idle, micros(absolute), sess.IP, sess.UserAgent, refreshHash, MaxSessionsPerUser,
 	).Slice()
 	if err != nil {
 		return s.fail("create session", err)

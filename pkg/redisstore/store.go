@@ -42,6 +42,10 @@ const (
 	// long enough for a healthy server by far, short enough that a request
 	// fails with 503 well before API Gateway's 29 s.
 	DefaultTimeout = 2 * time.Second
+	// MaxSessionsPerUser bounds one user's live sessions; a login past it
+	// ends the session closest to its idle end. Comparable services cap
+	// it too, and it keeps every per-user script's work bounded.
+	MaxSessionsPerUser = 100
 	// DefaultBuckets is the number of global index shards when
 	// Options.Buckets is zero. More buckets spread the index over more
 	// Cluster slots (and nodes); each costs ListSessions one small script

@@ -243,9 +243,10 @@ func TestPruneOrphans(t *testing.T) {
 	forEachBackend(t, redisstore.Options{Buckets: 4}, func(t *testing.T, s *redisstore.Store, c redis.UniversalClient) {
 		base := baseTime()
 		ctx := t.Context()
+		const users = 13
 		var bulk []auth.Session
-		for i := range 1200 { // more than two batches of the orphan walk
-			bulk = append(bulk, session(int64(i%7), fmt.Sprintf("s_%04d", i), base.Add(time.Duration(i)*time.Millisecond)))
+		for i := range 1200 { // more than two batches of the orphan walk, under the per-user cap
+			bulk = append(bulk, session(int64(i%users), fmt.Sprintf("s_%04d", i), base.Add(time.Duration(i)*time.Millisecond)))
 		}
 		if err := s.CreateSessionsBulk(ctx, bulk); err != nil {
 			t.Fatalf("CreateSessionsBulk = %v, want nil", err)
@@ -255,7 +256,7 @@ func TestPruneOrphans(t *testing.T) {
 		// Lose some sessions the way an eviction or a failed write would:
 		// their index entries stay behind.
 		for i := 0; i < 1200; i += 100 {
-			c.Del(ctx, redisstore.SessionKeyOf(s, int64(i%7), fmt.Sprintf("s_%04d", i)))
+			c.Del(ctx, redisstore.SessionKeyOf(s, int64(i%users), fmt.Sprintf("s_%04d", i)))
 		}
 		c.Del(ctx, redisstore.SessionKeyOf(s, 1, "s_young"))
 
@@ -272,7 +273,7 @@ func TestPruneOrphans(t *testing.T) {
 		if want := (auth.PruneResult{OrphanedIndexEntries: 1, Complete: true}); err != nil || got != want {
 			t.Errorf("PruneSessions later = %+v, %v, want %+v, nil", got, err, want)
 		}
-		if got, want := three(indexSize(t, s, c)), [3]int64{1188, 1188, 7}; got != want {
+		if got, want := three(indexSize(t, s, c)), [3]int64{1188, 1188, users}; got != want {
 			t.Errorf("index sizes = %v, want %v", got, want)
 		}
 	})
@@ -412,8 +413,8 @@ func TestStoreDown(t *testing.T) {
 		{"SessionStats", func(ctx context.Context) error { _, err := s.SessionStats(ctx, base); return err }},
 		{"PruneSessions", func(ctx context.Context) error { _, err := s.PruneSessions(ctx, base); return err }},
 		{"Ping", s.Ping},
-		{"Locked", func(ctx context.Context) error { _, err := s.Locked(ctx, base, "a", "b"); return err }},
-		{"Fail", func(ctx context.Context) error { _, _, err := s.Fail(ctx, "a", policy, base); return err }},
+		{"Attempt", func(ctx context.Context) error { _, _, err := s.Attempt(ctx, "a", policy, base); return err }},
+		{"Refund", func(ctx context.Context) error { return s.Refund(ctx, "a", base, time.Minute) }},
 		{"Reset", func(ctx context.Context) error { return s.Reset(ctx, "a") }},
 		{"Lock", func(ctx context.Context) error { _, _, err := s.Lock(ctx, "a", time.Minute); return err }},
 	}
@@ -591,4 +592,32 @@ func TestNewRejectsBracesInPrefix(t *testing.T) {
 		}
 	}()
 	redisstore.New(nil, redisstore.Options{Prefix: "a{b}:"})
+}
+
+// TestSessionsPerUserAreCapped: past MaxSessionsPerUser, a new session
+// ends the one closest to its idle end, so no per-user script grows
+// without bound; other users are untouched.
+func TestSessionsPerUserAreCapped(t *testing.T) {
+	forEachBackend(t, redisstore.Options{}, func(t *testing.T, s *redisstore.Store, c redis.UniversalClient) {
+		base := baseTime()
+		create(t, s, session(2, "s_other", base))
+		extra := 3
+		for i := range redisstore.MaxSessionsPerUser + extra {
+			create(t, s, session(1, fmt.Sprintf("s_%04d", i), base.Add(time.Duration(i)*time.Second)))
+		}
+		now := base.Add(time.Hour)
+		list, err := s.UserSessions(t.Context(), 1, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(list) != redisstore.MaxSessionsPerUser || list[0].ID != fmt.Sprintf("s_%04d", extra) {
+			t.Fatalf("%d sessions, oldest %s; want %d, the first %d ended", len(list), list[0].ID, redisstore.MaxSessionsPerUser, extra)
+		}
+		if _, err := s.TouchSession(t.Context(), 1, "s_0000", now); !errors.Is(err, auth.ErrNotFound) {
+			t.Errorf("the oldest session still touches: %v", err)
+		}
+		if _, err := s.TouchSession(t.Context(), 2, "s_other", now); err != nil {
+			t.Errorf("another user's session: %v", err)
+		}
+	})
 }

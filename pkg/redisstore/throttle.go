@@ -3,68 +3,50 @@ package redisstore
 import (
 	"context"
 	"errors"
+	"strconv"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 
 	"authfn/pkg/auth"
 )
 
 func (s *Store) throttleKey(key string) string { return s.prefix + "{t:" + key + "}" }
 
-// Locked returns the longest lock among keys still running at now, or 0.
-// The keys may live in different Cluster slots; they are read in one
-// pipeline. Returns CodeUnavailable when Redis is down.
-func (s *Store) Locked(ctx context.Context, now time.Time, keys ...string) (time.Duration, error) {
-	if len(keys) == 0 {
-		return 0, nil
-	}
+// Attempt counts one attempt for key at now unless the key is locked, in
+// one script. The count is forgotten when the previous attempt is more
+// than p.Window before now. The attempt that brings the count to p.Max (at
+// least 1) or beyond locks the key until now + min(p.BaseLock·2^(count−p.Max),
+// p.MaxLock). The key expires by itself after max(p.Window, the lock). It
+// returns the rest of a running lock, or 0 and the lock this attempt
+// started, to the microsecond. Returns CodeUnavailable when Redis is down.
+func (s *Store) Attempt(ctx context.Context, key string, p auth.ThrottlePolicy, now time.Time) (time.Duration, time.Duration, error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	cmds := make([]*redis.StringCmd, len(keys))
-	_, err := s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i, k := range keys {
-			cmds[i] = p.HGet(ctx, s.throttleKey(k), "until")
-		}
-		return nil
-	})
-	if err != nil && !errors.Is(err, redis.Nil) {
-		return 0, s.fail("locked", err)
-	}
-	var longest int64
-	for _, c := range cmds {
-		until, err := c.Int64()
-		if err != nil {
-			continue // no such key, or no lock yet
-		}
-		longest = max(longest, until-micros(now))
-	}
-	return time.Duration(longest) * time.Microsecond, nil
-}
-
-// Fail counts one failure for key at now in one script. The count is
-// forgotten when the previous failure is more than p.Window before now. Once
-// the count reaches p.Max (at least 1), the key is locked until now +
-// min(p.BaseLock·2^(count−p.Max), p.MaxLock); a lock already running longer
-// is kept. The key expires by itself after max(p.Window, the lock). It
-// returns the count and the lock it set (0 if none), to the microsecond.
-// Returns CodeUnavailable when Redis is down.
-func (s *Store) Fail(ctx context.Context, key string, p auth.ThrottlePolicy, now time.Time) (int, time.Duration, error) {
-	ctx, cancel := s.bound(ctx)
-	defer cancel()
-	v, err := failScript.Run(ctx, s.c, []string{s.throttleKey(key)},
+	v, err := attemptScript.Run(ctx, s.c, []string{s.throttleKey(key)},
 		micros(now), p.Window.Microseconds(), max(p.Max, 1), p.BaseLock.Microseconds(), p.MaxLock.Microseconds(),
 	).Int64Slice()
 	if err != nil {
-		return 0, 0, s.fail("fail", err)
+		return 0, 0, s.fail("attempt", err)
 	}
 	if len(v) != 2 {
-		return 0, 0, errors.New("redisstore: fail: malformed reply")
+		return 0, 0, errors.New("redisstore: attempt: malformed reply")
 	}
-	return int(v[0]), time.Duration(v[1]) * time.Microsecond, nil
+	return time.Duration(v[0]) * time.Microsecond, time.Duration(v[1]) * time.Microsecond, nil
 }
 
-// Reset forgets key's failures and lock. Returns CodeUnavailable when Redis
+// Refund takes back one attempt of key made at now, and lifts the lock it
+// started if that lock is still the one in force. Returns CodeUnavailable
+// when Redis is down.
+func (s *Store) Refund(ctx context.Context, key string, now time.Time, started time.Duration) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	until := ""
+	if started > 0 {
+		until = strconv.FormatInt(micros(now)+started.Microseconds(), 10)
+	}
+	return s.fail("refund", refundScript.Run(ctx, s.c, []string{s.throttleKey(key)}, until).Err())
+}
+
+// Reset forgets key's attempts and lock. Returns CodeUnavailable when Redis
 // is down.
 func (s *Store) Reset(ctx context.Context, key string) error {
 	ctx, cancel := s.bound(ctx)

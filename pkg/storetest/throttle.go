@@ -2,14 +2,10 @@ package storetest
 
 import (
 	"context"
-	"fmt"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/google/go-cmp/cmp"
 
 	"authfn/pkg/auth"
 )
@@ -22,10 +18,10 @@ func Throttle(t *testing.T, open func(t *testing.T) auth.Throttle) {
 		name string
 		test func(t *testing.T, th auth.Throttle)
 	}{
-		{"FailLocks", testThrottleFailLocks},
+		{"Locks", testThrottleLocks},
 		{"Window", testThrottleWindow},
 		{"LockEnds", testThrottleLockEnds},
-		{"LockedLongest", testThrottleLockedLongest},
+		{"Refund", testThrottleRefund},
 		{"Reset", testThrottleReset},
 		{"Concurrent", testThrottleConcurrent},
 		{"HostileKeys", testThrottleHostileKeys},
@@ -38,201 +34,196 @@ func Throttle(t *testing.T, open func(t *testing.T) auth.Throttle) {
 	}
 }
 
-// throttlePolicy locks from the third failure: 1m, 2m, 4m, then 5m.
+// throttlePolicy locks at the third attempt: 1m, 2m, 4m, then 5m.
 func throttlePolicy() auth.ThrottlePolicy {
 	return auth.ThrottlePolicy{Max: 3, Window: 15 * time.Minute, BaseLock: time.Minute, MaxLock: 5 * time.Minute}
 }
 
-func throttleFail(t *testing.T, th auth.Throttle, key string, now time.Time) (int, time.Duration) {
+func attempt(t *testing.T, th auth.Throttle, key string, now time.Time) (wait, started time.Duration) {
 	t.Helper()
-	n, lock, err := th.Fail(t.Context(), key, throttlePolicy(), now)
+	wait, started, err := th.Attempt(t.Context(), key, throttlePolicy(), now)
 	if err != nil {
-		t.Fatalf("Fail(%.20q) = %v, want nil", key, err)
+		t.Fatalf("Attempt(%.20q) = %v, want nil", key, err)
 	}
-	return n, lock
+	return wait, started
 }
 
-func throttleLocked(t *testing.T, th auth.Throttle, now time.Time, keys ...string) time.Duration {
-	t.Helper()
-	d, err := th.Locked(t.Context(), now, keys...)
-	if err != nil {
-		t.Fatalf("Locked = %v, want nil", err)
-	}
-	return d
-}
-
-func testThrottleFailLocks(t *testing.T, th auth.Throttle) {
-	base := sessionTime()
-	tests := []struct {
-		count int
-		lock  time.Duration
-	}{
-		{1, 0}, {2, 0}, {3, time.Minute}, {4, 2 * time.Minute}, {5, 4 * time.Minute}, {6, 5 * time.Minute}, {7, 5 * time.Minute},
-	}
-	for i, tc := range tests {
-		now := base.Add(time.Duration(i) * time.Second)
-		n, lock := throttleFail(t, th, "user:alice", now)
-		if n != tc.count || lock != tc.lock {
-			t.Errorf("failure %d: Fail = %d, %v, want %d, %v", i+1, n, lock, tc.count, tc.lock)
-		}
-		if got := throttleLocked(t, th, now, "user:alice"); got != tc.lock {
-			t.Errorf("failure %d: Locked = %v, want %v", i+1, got, tc.lock)
+// testThrottleLocks: the Max-th attempt goes ahead and starts a lock; an
+// attempt during the lock is refused and not counted; each attempt after a
+// lock ends starts a longer one, up to MaxLock.
+func testThrottleLocks(t *testing.T, th auth.Throttle) {
+	now := sessionTime()
+	for i, want := range []time.Duration{0, 0, time.Minute} {
+		if wait, started := attempt(t, th, "user:alice", now); wait != 0 || started != want {
+			t.Fatalf("attempt %d = wait %v, started %v; want 0, %v", i+1, wait, started, want)
 		}
 	}
-	if got := throttleLocked(t, th, base, "user:bob"); got != 0 {
-		t.Errorf("Locked(another key) = %v, want 0", got)
+	for _, step := range []struct {
+		after time.Duration
+		wait  time.Duration
+	}{{0, time.Minute}, {20 * time.Second, 40 * time.Second}} {
+		now = now.Add(step.after)
+		if wait, started := attempt(t, th, "user:alice", now); wait != step.wait || started != 0 {
+			t.Errorf("attempt during the lock = wait %v, started %v; want %v, 0", wait, started, step.wait)
+		}
 	}
-	if got := throttleLocked(t, th, base); got != 0 {
-		t.Errorf("Locked(no keys) = %v, want 0", got)
+	// Refused attempts were not counted: after the lock, the fourth starts 2m.
+	now = now.Add(40 * time.Second)
+	for _, want := range []time.Duration{2 * time.Minute, 4 * time.Minute, 5 * time.Minute, 5 * time.Minute} {
+		wait, started := attempt(t, th, "user:alice", now)
+		if wait != 0 || started != want {
+			t.Errorf("attempt after a lock = wait %v, started %v; want 0, %v", wait, started, want)
+		}
+		now = now.Add(started)
+	}
+	if wait, _ := attempt(t, th, "user:bob", sessionTime()); wait != 0 {
+		t.Errorf("another key is locked: wait %v", wait)
 	}
 }
 
+// testThrottleWindow: a count is forgotten after Window without attempts.
 func testThrottleWindow(t *testing.T, th auth.Throttle) {
-	base := sessionTime()
-	tests := []struct {
-		name  string
-		after time.Duration // since the previous failure
-		want  int
-	}{
-		{"first", 0, 1},
-		{"within the window", time.Minute, 2},
-		{"at the end of the window", throttlePolicy().Window, 3},
-		{"after the window", throttlePolicy().Window + time.Microsecond, 1},
-		{"counting again", time.Second, 2},
+	now := sessionTime()
+	attempt(t, th, "ip:203.0.113.7", now)
+	now = now.Add(throttlePolicy().Window) // at the end of the window: still counted
+	attempt(t, th, "ip:203.0.113.7", now)
+	now = now.Add(throttlePolicy().Window + time.Microsecond) // past it: forgotten
+	if _, started := attempt(t, th, "ip:203.0.113.7", now); started != 0 {
+		t.Errorf("third attempt after the window started a %v lock; the count should have restarted", started)
 	}
-	now := base
-	for _, tc := range tests {
-		now = now.Add(tc.after)
-		if n, _ := throttleFail(t, th, "ip:203.0.113.7", now); n != tc.want {
-			t.Errorf("%s: count = %d, want %d", tc.name, n, tc.want)
-		}
+	attempt(t, th, "ip:203.0.113.7", now)
+	if _, started := attempt(t, th, "ip:203.0.113.7", now); started != time.Minute {
+		t.Errorf("third attempt within the window started %v, want 1m", started)
 	}
 }
 
 func testThrottleLockEnds(t *testing.T, th auth.Throttle) {
-	base := sessionTime()
-	for i := range 3 {
-		throttleFail(t, th, "user:carol", base.Add(time.Duration(i)*time.Second))
+	at := sessionTime()
+	for range 3 {
+		attempt(t, th, "user:carol", at)
 	}
-	at := base.Add(2 * time.Second) // the third failure: locked for a minute
-	tests := []struct {
+	for _, tc := range []struct {
 		name string
 		now  time.Time
 		want time.Duration
 	}{
-		{"at once", at, time.Minute},
 		{"half way", at.Add(30 * time.Second), 30 * time.Second},
+		{"one microsecond before the end", at.Add(time.Minute - time.Microsecond), time.Microsecond},
 		{"at the end", at.Add(time.Minute), 0},
-		{"after", at.Add(time.Hour), 0},
-	}
-	for _, tc := range tests {
-		if got := throttleLocked(t, th, tc.now, "user:carol"); got != tc.want {
-			t.Errorf("%s: Locked = %v, want %v", tc.name, got, tc.want)
+	} {
+		if wait, _ := attempt(t, th, "user:carol", tc.now); wait != tc.want {
+			t.Errorf("%s: wait = %v, want %v", tc.name, wait, tc.want)
 		}
 	}
 }
 
-func testThrottleLockedLongest(t *testing.T, th auth.Throttle) {
-	base := sessionTime()
-	for i := range 4 { // "a" locked for 2m
-		throttleFail(t, th, "a", base.Add(time.Duration(i)*time.Microsecond))
+// testThrottleRefund: a refunded attempt does not count, and the lock it
+// started is lifted; a lock it did not start stays.
+func testThrottleRefund(t *testing.T, th auth.Throttle) {
+	ctx := t.Context()
+	now := sessionTime()
+	attempt(t, th, "k", now)
+	attempt(t, th, "k", now)
+	if err := th.Refund(ctx, "k", now, 0); err != nil {
+		t.Fatal(err)
 	}
-	for i := range 3 { // "b" locked for 1m
-		throttleFail(t, th, "b", base.Add(time.Duration(i)*time.Microsecond))
+	if _, started := attempt(t, th, "k", now); started != 0 {
+		t.Errorf("after a refund the third attempt started %v; it is only the second", started)
 	}
-	throttleFail(t, th, "c", base) // counted, not locked
-	now := base.Add(3 * time.Microsecond)
-	tests := []struct {
-		keys []string
-		want time.Duration
-	}{
-		{[]string{"a", "b", "c", "d"}, 2 * time.Minute},
-		{[]string{"d", "c", "b"}, time.Minute - time.Microsecond},
-		{[]string{"c", "d"}, 0},
+	_, started := attempt(t, th, "k", now) // the third: starts 1m
+	if started != time.Minute {
+		t.Fatalf("started = %v, want 1m", started)
 	}
-	for _, tc := range tests {
-		if got := throttleLocked(t, th, now, tc.keys...); got != tc.want {
-			t.Errorf("Locked(%v) = %v, want %v", tc.keys, got, tc.want)
-		}
+	if err := th.Refund(ctx, "k", now, started); err != nil {
+		t.Fatal(err)
+	}
+	if wait, _ := attempt(t, th, "k", now); wait != 0 {
+		t.Errorf("the refunded attempt's lock still holds: wait %v", wait)
+	}
+	// A refund that did not start the lock in force leaves it alone.
+	if err := th.Refund(ctx, "k", now, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := th.Refund(ctx, "unknown", now, time.Minute); err != nil {
+		t.Errorf("Refund(unknown key) = %v, want nil", err)
+	}
+	attempt(t, th, "k2", now)
+	attempt(t, th, "k2", now)
+	_, started = attempt(t, th, "k2", now)
+	if err := th.Refund(ctx, "k2", now.Add(time.Second), started); err != nil { // another attempt's lock
+		t.Fatal(err)
+	}
+	if wait, _ := attempt(t, th, "k2", now.Add(time.Second)); wait == 0 {
+		t.Error("a refund lifted a lock it did not start")
 	}
 }
 
 func testThrottleReset(t *testing.T, th auth.Throttle) {
-	base := sessionTime()
-	for i := range 4 {
-		throttleFail(t, th, "user:dave", base.Add(time.Duration(i)*time.Second))
+	now := sessionTime()
+	for range 4 {
+		attempt(t, th, "user:dave", now)
 	}
-	throttleFail(t, th, "user:erin", base)
+	attempt(t, th, "user:erin", now)
+	attempt(t, th, "user:erin", now)
 	if err := th.Reset(t.Context(), "user:dave"); err != nil {
 		t.Fatalf("Reset = %v, want nil", err)
 	}
 	if err := th.Reset(t.Context(), "user:unknown"); err != nil {
 		t.Errorf("Reset(unknown key) = %v, want nil", err)
 	}
-	now := base.Add(5 * time.Second)
-	if got := throttleLocked(t, th, now, "user:dave"); got != 0 {
-		t.Errorf("Locked after Reset = %v, want 0", got)
+	if wait, started := attempt(t, th, "user:dave", now); wait != 0 || started != 0 {
+		t.Errorf("after Reset: wait %v, started %v; want a fresh count", wait, started)
 	}
-	if n, _ := throttleFail(t, th, "user:dave", now); n != 1 {
-		t.Errorf("count after Reset = %d, want 1", n)
-	}
-	if n, _ := throttleFail(t, th, "user:erin", now); n != 2 {
-		t.Errorf("count of another key = %d, want 2 (untouched by Reset)", n)
+	if _, started := attempt(t, th, "user:erin", now); started != time.Minute {
+		t.Errorf("another key's third attempt started %v, want 1m (untouched by Reset)", started)
 	}
 }
 
+// testThrottleConcurrent: of many attempts at once exactly Max go ahead;
+// the check and the count are one step (SECURITY.md 8 under concurrency).
 func testThrottleConcurrent(t *testing.T, th auth.Throttle) {
 	const n = 20
 	now := sessionTime()
-	counts := make([]int, n)
+	var mu sync.Mutex
+	allowed, started := 0, 0
 	var wg sync.WaitGroup
-	for i := range n {
+	for range n {
 		wg.Go(func() {
-			c, _, err := th.Fail(context.Background(), "user:frank", throttlePolicy(), now)
+			wait, lock, err := th.Attempt(context.Background(), "user:frank", throttlePolicy(), now)
 			if err != nil {
-				t.Errorf("Fail = %v, want nil", err)
+				t.Errorf("Attempt = %v, want nil", err)
 			}
-			counts[i] = c
+			mu.Lock()
+			defer mu.Unlock()
+			if wait == 0 {
+				allowed++
+			}
+			if lock > 0 {
+				started++
+			}
 		})
 	}
 	wg.Wait()
-	slices.Sort(counts)
-	want := make([]int, n)
-	for i := range want {
-		want[i] = i + 1
-	}
-	if diff := cmp.Diff(want, counts); diff != "" {
-		t.Errorf("counts of concurrent failures mismatch (-want +got):\n%s", diff)
+	if allowed != throttlePolicy().Max || started != 1 {
+		t.Errorf("%d of %d concurrent attempts went ahead and %d started a lock; want %d and 1", allowed, n, started, throttlePolicy().Max)
 	}
 }
 
 func testThrottleHostileKeys(t *testing.T, th auth.Throttle) {
-	base := sessionTime()
+	now := sessionTime()
 	keys := []string{
 		"user:{t:x}", "user:{t:x}}", "user:}{", "user:a\r\nb", strings.Repeat("{k}\n", 1024), "", "user:\x00\xff",
 	}
-	for i, k := range keys {
-		for j := 0; j <= i; j++ {
-			throttleFail(t, th, k, base)
-		}
+	for _, k := range keys {
+		attempt(t, th, k, now)
+		attempt(t, th, k, now)
 	}
 	for i, k := range keys {
-		if n, _ := throttleFail(t, th, k, base); n != i+2 {
-			t.Errorf("count of key %d = %d, want %d", i, n, i+2)
+		if _, started := attempt(t, th, k, now); started != time.Minute {
+			t.Errorf("key %d: third attempt started %v, want 1m: keys must count apart", i, started)
 		}
 	}
-	if got, want := throttleLocked(t, th, base, keys...), throttleLock(len(keys)+1); got != want {
-		t.Errorf("Locked = %v, want %v", got, want)
+	if wait, _ := attempt(t, th, keys[0]+"!", now); wait != 0 {
+		t.Errorf("a key like another is locked: wait %v", wait)
 	}
-	if got := throttleLocked(t, th, base, fmt.Sprintf("%s!", keys[0])); got != 0 {
-		t.Errorf("Locked(a key like another) = %v, want 0", got)
-	}
-}
-
-// throttleLock is the lock throttlePolicy sets at the count-th failure.
-func throttleLock(count int) time.Duration {
-	if count < throttlePolicy().Max {
-		return 0
-	}
-	return min(throttlePolicy().BaseLock<<(count-throttlePolicy().Max), throttlePolicy().MaxLock)
 }
