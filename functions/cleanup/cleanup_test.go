@@ -10,7 +10,6 @@ import (
 	"authfn/functions/login"
 	"authfn/functions/sessions"
 	"authfn/pkg/auth"
-	"authfn/pkg/redisstore"
 	"authfn/pkg/testenv"
 	"authfn/pkg/web"
 )
@@ -142,15 +141,7 @@ func TestCleanupNeedsAdmin(t *testing.T) {
 
 func TestCleanupRedisDown(t *testing.T) {
 	f := setup(t)
-	rc, err := redisstore.NewClient("redis://127.0.0.1:1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dead := redisstore.New(rc, redisstore.Options{})
-	svc, err := auth.NewService(f.Config, auth.Stores{Users: f.SQL, Preferences: f.SQL, Audit: f.SQL, Sessions: dead, Throttle: dead, Locker: dead})
-	if err != nil {
-		t.Fatal(err)
-	}
+	svc := f.Down(t, "redis").Auth
 	// The scheduler's path, with no HTTP in front.
 	if _, err := svc.Cleanup(t.Context()); auth.ErrorCode(err) != auth.CodeUnavailable {
 		t.Errorf("Cleanup with Redis down: %v, want unavailable", err)

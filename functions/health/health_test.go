@@ -8,8 +8,6 @@ import (
 
 	"authfn/functions/health"
 	"authfn/pkg/auth"
-	"authfn/pkg/postgres"
-	"authfn/pkg/redisstore"
 	"authfn/pkg/testenv"
 	"authfn/pkg/web"
 )
@@ -48,41 +46,20 @@ func TestHealthy(t *testing.T) {
 // liveness answers without touching a store (SECURITY.md 27, 28).
 func TestStoreDown(t *testing.T) {
 	env := testenv.New(t)
-	rc, err := redisstore.NewClient("redis://127.0.0.1:1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	deadRedis := redisstore.New(rc, redisstore.Options{})
-	deadPG, err := postgres.Open(t.Context(), "postgres://postgres@127.0.0.1:1/x?sslmode=disable", postgres.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(deadPG.Close)
-	for _, tc := range []struct {
-		name   string
-		stores auth.Stores
-		down   string
-	}{
-		{"redis", auth.Stores{Users: env.SQL, Preferences: env.SQL, Audit: env.SQL, Sessions: deadRedis, Throttle: deadRedis, Locker: deadRedis}, "redis"},
-		{"postgres", auth.Stores{Users: deadPG, Preferences: deadPG, Audit: deadPG, Sessions: env.Sessions, Throttle: env.Sessions, Locker: env.Sessions}, "postgres"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			svc, err := auth.NewService(env.Config, tc.stores)
-			if err != nil {
-				t.Fatal(err)
-			}
-			c := serve(t, svc)
+	for _, down := range testenv.Outages() {
+		t.Run(down, func(t *testing.T) {
+			c := serve(t, env.Down(t, down).Auth)
 			start := time.Now()
 			var r report
 			c.Do("GET", "/api/auth/v2/health", nil).Want(503).JSON(&r)
 			if time.Since(start) > 5*time.Second {
 				t.Errorf("health took %s with a store down", time.Since(start))
 			}
-			if r.Status != "unhealthy" || r.Checks[tc.down].Status != "unhealthy" {
-				t.Errorf("report %+v, want unhealthy with %s unhealthy", r, tc.down)
+			if r.Status != "unhealthy" || r.Checks[down].Status != "unhealthy" {
+				t.Errorf("report %+v, want unhealthy with %s unhealthy", r, down)
 			}
 			for name, chk := range r.Checks {
-				if name != tc.down && chk.Status != "healthy" {
+				if name != down && chk.Status != "healthy" {
 					t.Errorf("%s reported %s, want healthy", name, chk.Status)
 				}
 			}

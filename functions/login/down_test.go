@@ -6,14 +6,9 @@ import (
 	"time"
 
 	"authfn/pkg/auth"
-	"authfn/pkg/postgres"
-	"authfn/pkg/redisstore"
 	"authfn/pkg/testenv"
 	"authfn/pkg/web"
 )
-
-// deadAddr is a port where nothing listens.
-const deadAddr = "127.0.0.1:1"
 
 // TestRedisDown: every login and authenticated request fails closed with
 // 503, never 200, never a hang (SECURITY.md 27).
@@ -22,17 +17,7 @@ func TestRedisDown(t *testing.T) {
 	live.CreateUser(t, "alice", password, false)
 	p := live.login(t, "alice", password)
 
-	rc, err := redisstore.NewClient("redis://" + deadAddr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dead := redisstore.New(rc, redisstore.Options{Timeout: time.Second})
-	svc, err := auth.NewService(live.Config, auth.Stores{Users: live.SQL, Preferences: live.SQL, Audit: live.SQL, Sessions: dead, Throttle: dead, Locker: dead})
-	if err != nil {
-		t.Fatal(err)
-	}
-	live.Auth = svc
-	f := serve(t, live.Env, web.Options{})
+	f := serve(t, live.Down(t, "redis"), web.Options{})
 	bearer := testenv.Bearer(p.AccessToken)
 	for name, do := range map[string]func() *testenv.Response{
 		"login": func() *testenv.Response {
@@ -54,7 +39,7 @@ func TestRedisDown(t *testing.T) {
 			if time.Since(start) > 5*time.Second {
 				t.Errorf("took %s, want under 5 s", time.Since(start))
 			}
-			if strings.Contains(resp.Body.String(), deadAddr) || strings.Contains(resp.Body.String(), "dial") {
+			if strings.Contains(resp.Body.String(), testenv.DeadAddr) || strings.Contains(resp.Body.String(), "dial") {
 				t.Errorf("503 body leaks the cause: %s", resp.Body)
 			}
 		})
@@ -68,17 +53,7 @@ func TestPostgresDown(t *testing.T) {
 	live := setup(t)
 	live.CreateUser(t, "alice", password, false)
 	p := live.login(t, "alice", password)
-	pg, err := postgres.Open(t.Context(), "postgres://postgres@"+deadAddr+"/authfn?sslmode=disable", postgres.Options{QueryTimeout: 2 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pg.Close)
-	svc, err := auth.NewService(live.Config, auth.Stores{Users: pg, Preferences: pg, Audit: pg, Sessions: live.Sessions, Throttle: live.Sessions, Locker: live.Sessions})
-	if err != nil {
-		t.Fatal(err)
-	}
-	live.Auth = svc
-	f := serve(t, live.Env, web.Options{})
+	f := serve(t, live.Down(t, "postgres"), web.Options{})
 	for name, do := range map[string]func() *testenv.Response{
 		"login": func() *testenv.Response {
 			return f.http.Do("POST", "/api/auth/v2/login", map[string]string{"username": "alice", "password": password})

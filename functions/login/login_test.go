@@ -14,7 +14,6 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"authfn/pkg/auth"
-	"authfn/pkg/postgres"
 	"authfn/pkg/testenv"
 	"authfn/pkg/web"
 )
@@ -472,19 +471,7 @@ func TestLoginThrottleIPv6Prefix(t *testing.T) {
 func TestLoginOutageDoesNotLock(t *testing.T) {
 	live := setup(t)
 	live.CreateUser(t, "alice", password, false)
-	pg, err := postgres.Open(t.Context(), "postgres://postgres@"+deadAddr+"/authfn?sslmode=disable", postgres.Options{QueryTimeout: time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pg.Close)
-	svc, err := auth.NewService(live.Config, auth.Stores{Users: pg, Preferences: pg, Audit: pg, Sessions: live.Sessions, Throttle: live.Sessions, Locker: live.Sessions},
-		auth.WithClock(live.Clock.Now))
-	if err != nil {
-		t.Fatal(err)
-	}
-	down := *live.Env
-	down.Auth = svc
-	f := serve(t, &down, web.Options{})
+	f := serve(t, live.Down(t, "postgres"), web.Options{})
 	for i := 0; i < 6; i++ {
 		f.http.Do("POST", "/api/auth/v2/login", map[string]string{"username": "alice", "password": password}).Want(503)
 	}

@@ -1,7 +1,6 @@
 package preferences_test
 
 import (
-	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http"
@@ -15,8 +14,6 @@ import (
 	"authfn/functions/login"
 	"authfn/functions/preferences"
 	"authfn/pkg/auth"
-	"authfn/pkg/postgres"
-	"authfn/pkg/redisstore"
 	"authfn/pkg/testenv"
 	"authfn/pkg/web"
 )
@@ -168,16 +165,7 @@ func TestPreferencesConcurrentMerges(t *testing.T) {
 
 func TestPreferencesStoreDown(t *testing.T) {
 	env, _, bearer := setup(t)
-	pg, err := postgres.Open(context.Background(), "postgres://postgres@127.0.0.1:1/x?sslmode=disable", postgres.Options{QueryTimeout: 2 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pg.Close)
-	svc, err := auth.NewService(env.Config, auth.Stores{Users: pg, Preferences: pg, Audit: pg, Sessions: env.Sessions, Throttle: env.Sessions, Locker: env.Sessions})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := serve(t, svc)
+	c := serve(t, env.Down(t, "postgres").Auth)
 	start := time.Now()
 	c.Do("GET", "/api/auth/v2/preferences", nil, bearer...).Want(503, "unavailable")
 	c.Do("POST", "/api/auth/v2/preferences", `{"a":1}`, bearer...).Want(503, "unavailable")
@@ -185,13 +173,7 @@ func TestPreferencesStoreDown(t *testing.T) {
 		t.Errorf("two requests took %s with PostgreSQL down", time.Since(start))
 	}
 
-	rc, _ := redisstore.NewClient("redis://127.0.0.1:1")
-	dead := redisstore.New(rc, redisstore.Options{})
-	svc, err = auth.NewService(env.Config, auth.Stores{Users: env.SQL, Preferences: env.SQL, Audit: env.SQL, Sessions: dead, Throttle: dead, Locker: dead})
-	if err != nil {
-		t.Fatal(err)
-	}
-	serve(t, svc).Do("POST", "/api/auth/v2/preferences", `{"a":1}`, bearer...).Want(503, "unavailable")
+	serve(t, env.Down(t, "redis").Auth).Do("POST", "/api/auth/v2/preferences", `{"a":1}`, bearer...).Want(503, "unavailable")
 	var got prefs
 	serve(t, env.Auth).Do("GET", "/api/auth/v2/preferences", nil, bearer...).Want(200).JSON(&got)
 	if len(got.Preferences) != 0 {

@@ -6,8 +6,6 @@ import (
 	"time"
 
 	"authfn/pkg/auth"
-	"authfn/pkg/postgres"
-	"authfn/pkg/redisstore"
 	"authfn/pkg/testenv"
 )
 
@@ -65,38 +63,13 @@ func TestAdminOnly(t *testing.T) {
 // fails closed with 503 within 5 s (SECURITY.md 27).
 func TestStoreDown(t *testing.T) {
 	t.Parallel()
-	const deadAddr = "127.0.0.1:1"
 	live := setup(t)
 	alice := live.user(t, "alice")
 	a := live.login(t, "alice", password)
 
-	rc, err := redisstore.NewClient("redis://" + deadAddr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { rc.Close() })
-	deadRedis := redisstore.New(rc, redisstore.Options{Timeout: time.Second})
-	deadPG, err := postgres.Open(t.Context(), "postgres://postgres@"+deadAddr+"/authfn?sslmode=disable", postgres.Options{QueryTimeout: 2 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(deadPG.Close)
-
-	for _, tc := range []struct {
-		name   string
-		stores auth.Stores
-	}{
-		{"redis", auth.Stores{Users: live.SQL, Preferences: live.SQL, Audit: live.SQL, Sessions: deadRedis, Throttle: deadRedis, Locker: deadRedis}},
-		{"postgres", auth.Stores{Users: deadPG, Preferences: deadPG, Audit: deadPG, Sessions: live.Sessions, Throttle: live.Sessions, Locker: live.Sessions}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			svc, err := auth.NewService(live.Config, tc.stores, auth.WithClock(live.Clock.Now))
-			if err != nil {
-				t.Fatal(err)
-			}
-			env := *live.Env
-			env.Auth = svc
-			f := serve(t, &env)
+	for _, store := range testenv.Outages() {
+		t.Run(store, func(t *testing.T) {
+			f := serve(t, live.Down(t, store))
 			for _, rt := range []struct{ method, path string }{
 				{"GET", base + "/sessions"},
 				{"GET", sessionsPath(alice.ID)},
@@ -107,7 +80,7 @@ func TestStoreDown(t *testing.T) {
 				if took := time.Since(start); took > 5*time.Second {
 					t.Errorf("%s %s took %s, want under 5 s", rt.method, rt.path, took)
 				}
-				if strings.Contains(r.Body.String(), deadAddr) || strings.Contains(r.Body.String(), "dial") {
+				if strings.Contains(r.Body.String(), testenv.DeadAddr) || strings.Contains(r.Body.String(), "dial") {
 					t.Errorf("503 body leaks the cause: %s", r.Body)
 				}
 			}

@@ -113,3 +113,44 @@ func (e *Env) CreateUser(t testing.TB, username, password string, admin bool) au
 	}
 	return u
 }
+
+// DeadAddr is an address where nothing listens: a store pointed at it is down.
+const DeadAddr = "127.0.0.1:1"
+
+// Outages are the stores Down can take away, for table tests.
+func Outages() []string { return []string{"redis", "postgres"} }
+
+// Down returns a copy of e whose core runs with one store down ("redis" or
+// "postgres": a client pointed at DeadAddr) and e's live stores otherwise,
+// so that a test can prove both what fails (503, quickly) and that nothing
+// was lost (through e afterwards).
+func (e *Env) Down(t testing.TB, store string) *Env {
+	t.Helper()
+	st := auth.Stores{Users: e.SQL, Preferences: e.SQL, Audit: e.SQL, Sessions: e.Sessions, Throttle: e.Sessions, Locker: e.Sessions}
+	switch store {
+	case "redis":
+		rc, err := redisstore.NewClient("redis://" + DeadAddr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { rc.Close() })
+		dead := redisstore.New(rc, redisstore.Options{Timeout: time.Second})
+		st.Sessions, st.Throttle, st.Locker = dead, dead, dead
+	case "postgres":
+		pg, err := postgres.Open(context.Background(), "postgres://postgres@"+DeadAddr+"/authfn?sslmode=disable", postgres.Options{QueryTimeout: 2 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(pg.Close)
+		st.Users, st.Preferences, st.Audit = pg, pg, pg
+	default:
+		t.Fatalf("testenv: no store %q to take down", store)
+	}
+	svc, err := auth.NewService(e.Config, st, auth.WithClock(e.Clock.Now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := *e
+	down.Auth = svc
+	return &down
+}
