@@ -3,29 +3,17 @@ package main
 
 import (
 	"context"
-	"log/slog"
-	"net/http"
-	"os"
 
 	"authfn/functions/cleanup"
 	"authfn/pkg/app"
 	"authfn/pkg/lambdahttp"
+	"authfn/pkg/web"
 )
 
 func main() {
-	if err := run(context.Background(), os.Getenv); err != nil {
-		slog.Error("cold start", "err", err)
-		os.Exit(1)
-	}
-}
-
-func run(ctx context.Context, getenv func(string) string) error {
-	a, err := app.Open(ctx, getenv) // config and clients, once per cold start; they connect lazily
-	if err != nil {
-		return err
-	}
-	mux := http.NewServeMux()
-	cleanup.Register(mux, cleanup.Deps{Logger: a.Logger, Auth: a.Auth})
-	lambdahttp.Start(a.Logger, mux, a.Web, func(ctx context.Context) (any, error) { return a.Auth.Cleanup(ctx) }) // never returns
-	return nil
+	app.ServeLambda(func(r web.Router, a *app.App) {
+		cleanup.Register(r, cleanup.Deps{Logger: a.Logger, Auth: a.Auth})
+	}, func(a *app.App) lambdahttp.Scheduled {
+		return func(ctx context.Context) (any, error) { return a.Auth.Cleanup(ctx) }
+	})
 }

@@ -2,30 +2,13 @@
 package main
 
 import (
-	"context"
-	"log/slog"
-	"net/http"
-	"os"
-
 	"authfn/functions/users"
 	"authfn/pkg/app"
-	"authfn/pkg/lambdahttp"
+	"authfn/pkg/web"
 )
 
 func main() {
-	if err := run(context.Background(), os.Getenv); err != nil {
-		slog.Error("cold start", "err", err)
-		os.Exit(1)
-	}
-}
-
-func run(ctx context.Context, getenv func(string) string) error {
-	a, err := app.Open(ctx, getenv) // config and clients, once per cold start; they connect lazily
-	if err != nil {
-		return err
-	}
-	mux := http.NewServeMux()
-	users.Register(mux, users.Deps{Logger: a.Logger, Auth: a.Auth})
-	lambdahttp.Start(a.Logger, mux, a.Web, nil) // never returns
-	return nil
+	app.ServeLambda(func(r web.Router, a *app.App) {
+		users.Register(r, users.Deps{Logger: a.Logger, Auth: a.Auth})
+	}, nil)
 }
