@@ -213,6 +213,20 @@ func (s *Service) ListUsers(ctx context.Context, q, cursor string, limit int) (U
 	return page, nil
 }
 
+// StorePageLimit is the page size a store uses for a query's limit n:
+// DefaultPageLimit for n ≤ 0, at most 1000. The core checks limits
+// against API.md before they get here; stores clamp again so that no
+// caller, however wrong, can make one query unbounded.
+func StorePageLimit(n int) int {
+	switch {
+	case n <= 0:
+		return DefaultPageLimit
+	case n > 1000:
+		return 1000
+	}
+	return n
+}
+
 // checkLimit returns CodeValidation for a page size outside 1..MaxPageLimit.
 func checkLimit(limit int) error {
 	if limit < 1 || limit > MaxPageLimit {

@@ -56,7 +56,7 @@ func (s *Store) Events(ctx context.Context, q auth.EventQuery) ([]auth.Event, er
 	if len(where) > 0 {
 		sql += " WHERE " + strings.Join(where, " AND ")
 	}
-	sql += " ORDER BY id DESC LIMIT " + arg(pageLimit(q.Limit))
+	sql += " ORDER BY id DESC LIMIT " + arg(auth.StorePageLimit(q.Limit))
 	rows, err := s.pool.Query(qctx, sql, args...)
 	if err != nil {
 		return nil, translate(ctx, err, "list events")

@@ -245,13 +245,13 @@ func (s *Store) ListUsers(ctx context.Context, q auth.UserQuery) ([]auth.User, e
 	var err error
 	if q.Search == "" {
 		rows, err = s.pool.Query(qctx, `SELECT `+userColumns+` FROM users WHERE id > $1 ORDER BY id LIMIT $2`,
-			q.AfterID, pageLimit(q.Limit))
+			q.AfterID, auth.StorePageLimit(q.Limit))
 	} else {
 		rows, err = s.pool.Query(qctx, `
 			SELECT `+userColumns+` FROM users
 			WHERE id > $1 AND (username ILIKE $2 ESCAPE '\' OR full_name ILIKE $2 ESCAPE '\')
 			ORDER BY id LIMIT $3`,
-			q.AfterID, "%"+escapeLike(q.Search)+"%", pageLimit(q.Limit))
+			q.AfterID, "%"+escapeLike(q.Search)+"%", auth.StorePageLimit(q.Limit))
 	}
 	if err != nil {
 		return nil, translate(ctx, err, "list users")
@@ -266,17 +266,6 @@ func (s *Store) ListUsers(ctx context.Context, q auth.UserQuery) ([]auth.User, e
 // escapeLike makes every character of a search term match only itself.
 func escapeLike(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
-}
-
-// pageLimit keeps one query's result bounded whatever the caller asked for.
-func pageLimit(n int) int {
-	switch {
-	case n <= 0:
-		return 50
-	case n > 1000:
-		return 1000
-	}
-	return n
 }
 
 // CountActiveAdmins counts users who are both admin and active. Returns CodeUnavailable.

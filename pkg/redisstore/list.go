@@ -35,7 +35,7 @@ func (s *Store) ListSessions(ctx context.Context, q auth.SessionQuery) (auth.Ses
 	if err != nil {
 		return auth.SessionPage{}, err
 	}
-	limit, now := clampLimit(q.Limit), micros(q.Now)
+	limit, now := auth.StorePageLimit(q.Limit), micros(q.Now)
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 

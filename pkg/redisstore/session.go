@@ -337,15 +337,3 @@ func sessionFrom(sid string, f []any) (auth.Session, error) {
 		UserAgent:         str(f[7]),
 	}, nil
 }
-
-// clampLimit keeps a page size sane whatever the caller passes: 50 by
-// default, at most 1000.
-func clampLimit(n int) int {
-	switch {
-	case n <= 0:
-		return 50
-	case n > 1000:
-		return 1000
-	}
-	return n
-}

@@ -131,27 +131,27 @@ func NewClient(rawURL string) (redis.UniversalClient, error) {
 		if err != nil {
 			return nil, fmt.Errorf("redisstore: cluster URL: %w", err)
 		}
-		o.DialTimeout = cmp.Or(o.DialTimeout, clientTimeout)
-		o.ReadTimeout = cmp.Or(o.ReadTimeout, clientTimeout)
-		o.WriteTimeout = cmp.Or(o.WriteTimeout, clientTimeout)
-		o.PoolTimeout = cmp.Or(o.PoolTimeout, clientTimeout)
-		o.DialerRetries = cmp.Or(o.DialerRetries, dialerRetries)
-		o.MaxRetries = cmp.Or(o.MaxRetries, maxRetries)
-		o.ContextTimeoutEnabled = true
+		failFast(&o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.PoolTimeout, &o.DialerRetries, &o.MaxRetries, &o.ContextTimeoutEnabled)
 		return redis.NewClusterClient(o), nil
 	}
 	o, err := redis.ParseURL(rawURL)
 	if err != nil {
 		return nil, fmt.Errorf("redisstore: URL: %w", err)
 	}
-	o.DialTimeout = cmp.Or(o.DialTimeout, clientTimeout)
-	o.ReadTimeout = cmp.Or(o.ReadTimeout, clientTimeout)
-	o.WriteTimeout = cmp.Or(o.WriteTimeout, clientTimeout)
-	o.PoolTimeout = cmp.Or(o.PoolTimeout, clientTimeout)
-	o.DialerRetries = cmp.Or(o.DialerRetries, dialerRetries)
-	o.MaxRetries = cmp.Or(o.MaxRetries, maxRetries)
-	o.ContextTimeoutEnabled = true
+	failFast(&o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.PoolTimeout, &o.DialerRetries, &o.MaxRetries, &o.ContextTimeoutEnabled)
 	return redis.NewClient(o), nil
+}
+
+// failFast fills in what a URL left unset with NewClient's defaults, for
+// a single server and a cluster alike (their options are distinct types
+// with the same fields).
+func failFast(dial, read, write, pool *time.Duration, dialerTries, retries *int, contextTimeout *bool) {
+	for _, d := range []*time.Duration{dial, read, write, pool} {
+		*d = cmp.Or(*d, clientTimeout)
+	}
+	*dialerTries = cmp.Or(*dialerTries, dialerRetries)
+	*retries = cmp.Or(*retries, maxRetries)
+	*contextTimeout = true
 }
 
 // Ping checks that Redis answers. Returns CodeUnavailable when it does not.

@@ -62,7 +62,7 @@ func (s *Store) Events(ctx context.Context, q auth.EventQuery) ([]auth.Event, er
 		query += " WHERE " + strings.Join(where, " AND ")
 	}
 	query += " ORDER BY id DESC LIMIT ?"
-	args = append(args, pageLimit(q.Limit))
+	args = append(args, auth.StorePageLimit(q.Limit))
 	rows, err := s.db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, translate(ctx, err, "list events")

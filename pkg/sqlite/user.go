@@ -200,7 +200,7 @@ func (s *Store) DeleteUser(ctx context.Context, id int64) error {
 // read in id order until the page is full. That scans more rows than an
 // index would, which suits the embedded store's size.
 func (s *Store) ListUsers(ctx context.Context, q auth.UserQuery) ([]auth.User, error) {
-	limit := pageLimit(q.Limit)
+	limit := auth.StorePageLimit(q.Limit)
 	sqlLimit := limit
 	if q.Search != "" {
 		sqlLimit = -1 // none: the filter below decides when the page is full
@@ -225,17 +225,6 @@ func (s *Store) ListUsers(ctx context.Context, q auth.UserQuery) ([]auth.User, e
 		return nil, translate(ctx, err, "list users")
 	}
 	return users, nil
-}
-
-// pageLimit keeps one query's result bounded whatever the caller asked for.
-func pageLimit(n int) int {
-	switch {
-	case n <= 0:
-		return 50
-	case n > 1000:
-		return 1000
-	}
-	return n
 }
 
 // CountActiveAdmins counts users who are both admin and active. Returns CodeUnavailable.
