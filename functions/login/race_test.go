@@ -1,0 +1,75 @@
+package login_test
+
+import (
+	"context"
+	"testing"
+
+	"authfn/pkg/auth"
+	"authfn/pkg/postgres"
+	"authfn/pkg/testenv"
+	"authfn/pkg/web"
+)
+
+// changeAfterLookup is the real PostgreSQL store with one twist: right
+// after a login has read the user, an admin's change runs to the end. It
+// reproduces, deterministically, a change that lands while the login
+// hashes the password.
+type changeAfterLookup struct {
+	*postgres.Store
+	change func()
+}
+
+func (c *changeAfterLookup) UserByUsername(ctx context.Context, name string) (auth.User, error) {
+	u, err := c.Store.UserByUsername(ctx, name)
+	if c.change != nil {
+		c.change()
+		c.change = nil
+	}
+	return u, err
+}
+
+// TestLoginRacingAChange: a login that read the user before a
+// deactivation or a password reset, and starts its session after that
+// change's revocations, must not leave a live session (SECURITY.md 21).
+func TestLoginRacingAChange(t *testing.T) {
+	for name, change := range map[string]func(*auth.Service, int64) error{
+		"deactivation": func(s *auth.Service, id int64) error {
+			off := false
+			_, err := s.UpdateUser(context.Background(), auth.Session{}, id, auth.UserChange{IsActive: &off})
+			return err
+		},
+		"password reset": func(s *auth.Service, id int64) error {
+			pw := "reset by an admin"
+			_, err := s.UpdateUser(context.Background(), auth.Session{}, id, auth.UserChange{Password: &pw})
+			return err
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			env := testenv.New(t)
+			env.CreateUser(t, "admin", password, true)
+			alice := env.CreateUser(t, "alice", password, false)
+			racing := &changeAfterLookup{Store: env.SQL}
+			svc, err := auth.NewService(env.Config, auth.Stores{Users: racing, Preferences: env.SQL, Audit: env.SQL,
+				Sessions: env.Sessions, Throttle: env.Sessions, Locker: env.Sessions}, auth.WithClock(env.Clock.Now))
+			if err != nil {
+				t.Fatal(err)
+			}
+			racing.change = func() {
+				if err := change(env.Auth, alice.ID); err != nil {
+					t.Errorf("the admin's change: %v", err)
+				}
+			}
+			racy := *env
+			racy.Auth = svc
+			f := serve(t, &racy, web.Options{})
+			f.http.Do("POST", "/api/auth/v2/login", map[string]string{"username": "alice", "password": password}).Want(401, "invalid_credentials")
+			list, err := env.Sessions.UserSessions(t.Context(), alice.ID, env.Clock.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(list) != 0 {
+				t.Errorf("%d live sessions after the racing login, want none", len(list))
+			}
+		})
+	}
+}
