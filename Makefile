@@ -23,7 +23,7 @@ run: ## run every endpoint group on :8080 with embedded stores (no setup)
 .PHONY: test
 test: services ## run all tests (race detector on) against real PostgreSQL and Redis
 	$(GO) test -race -count=1 $(TESTFLAGS) ./...
-	@# Timing under the race detector means nothing; SECURITY.md 7 is measured without it.
+	@# Timing under the race detector means nothing; docs/security.md 7 is measured without it.
 	$(GO) test -count=1 $(TESTFLAGS) -run 'Timing' ./functions/login
 
 .PHONY: test-cluster

@@ -31,7 +31,7 @@ import (
 // same flags. Each iteration is one round that cold-starts every subject
 // once, in a new random order, so that a shared machine's drift touches
 // them all alike; the table printed at the end gives each one's median and
-// its ratio to the baseline's. Figures are never asserted (DESIGN.md,
+// its ratio to the baseline's. Figures are never asserted (docs/architecture.md,
 // Performance). `make lambda-bench` runs it with -benchtime=10x.
 func BenchmarkColdStart(b *testing.B) {
 	rie := requireFile(b, riePath)

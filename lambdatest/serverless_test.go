@@ -52,7 +52,7 @@ func TestFunctions(t *testing.T) {
 	t.Run("cleanup", func(t *testing.T) { testCleanup(t, fn["cleanup"], fn["login"], adminPassword) })
 	t.Run("events no function serves", func(t *testing.T) { testUnknownEvents(t, fn) })
 
-	// SECURITY.md 25: nothing a client sends as a secret reaches a log.
+	// docs/security.md 25: nothing a client sends as a secret reaches a log.
 	for _, f := range functions {
 		if strings.Contains(fn[f.group].output(), adminPassword) {
 			t.Errorf("%s: the admin password appears in the function's output", f.id)
@@ -132,7 +132,7 @@ func testMigrate(t *testing.T, migrate *function) {
 	}
 }
 
-// tokenPair is the part of API.md's TokenPair the tests read.
+// tokenPair is the part of docs/api.md's TokenPair the tests read.
 type tokenPair struct {
 	AccessToken  string `json:"access_token"`
 	RefreshToken string `json:"refresh_token"`

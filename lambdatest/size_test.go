@@ -9,7 +9,7 @@ import (
 )
 
 // maxBootstrapBytes bounds each function's binary: a Lambda cold start
-// reads the whole zip, so size is start-up time (DESIGN.md, Performance).
+// reads the whole zip, so size is start-up time (docs/architecture.md, Performance).
 // The functions are about 13 MiB now; 15 MiB leaves room to grow, not to
 // double.
 const maxBootstrapBytes = 15 << 20

@@ -144,7 +144,7 @@ func TestEmbeddedDefault(t *testing.T) {
 }
 
 // TestGeneratedAdminPassword: without ADMIN_PASSWORD the password is
-// random and logged once (SECURITY.md 6); admin/admin never works.
+// random and logged once (docs/security.md 6); admin/admin never works.
 func TestGeneratedAdminPassword(t *testing.T) {
 	env := map[string]string{"LOCAL_DIR": t.TempDir(), "BCRYPT_COST": "10"}
 	r := start(t, env)

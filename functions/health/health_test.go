@@ -43,7 +43,7 @@ func TestHealthy(t *testing.T) {
 }
 
 // TestStoreDown: /health says which store is down with 503, quickly;
-// liveness answers without touching a store (SECURITY.md 27, 28).
+// liveness answers without touching a store (docs/security.md 27, 28).
 func TestStoreDown(t *testing.T) {
 	env := testenv.New(t)
 	for _, down := range testenv.Outages() {

@@ -41,7 +41,7 @@ func handleHealthGet(d Deps) http.Handler {
 	})
 }
 
-// handleLiveGet answers without touching a store (SECURITY.md 28): a
+// handleLiveGet answers without touching a store (docs/security.md 28): a
 // process that can answer is alive, even while a store is down.
 func handleLiveGet(d Deps) http.Handler {
 	type response struct {

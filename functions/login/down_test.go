@@ -11,7 +11,7 @@ import (
 )
 
 // TestRedisDown: every login and authenticated request fails closed with
-// 503, never 200, never a hang (SECURITY.md 27).
+// 503, never 200, never a hang (docs/security.md 27).
 func TestRedisDown(t *testing.T) {
 	live := setup(t)
 	live.CreateUser(t, "alice", password, false)
@@ -48,7 +48,7 @@ func TestRedisDown(t *testing.T) {
 	live.http.Do("GET", "/api/auth/v2/me", nil, bearer...).Want(200)
 }
 
-// TestPostgresDown: 503 within 5 s (SECURITY.md 27).
+// TestPostgresDown: 503 within 5 s (docs/security.md 27).
 func TestPostgresDown(t *testing.T) {
 	live := setup(t)
 	live.CreateUser(t, "alice", password, false)
@@ -77,7 +77,7 @@ func TestPostgresDown(t *testing.T) {
 	f.http.Do("GET", "/api/auth/v2/me/sessions", nil, testenv.Bearer(p.AccessToken)...).Want(200)
 }
 
-// TestNoSecretsInLogs: passwords and tokens never reach the log (SECURITY.md 25).
+// TestNoSecretsInLogs: passwords and tokens never reach the log (docs/security.md 25).
 func TestNoSecretsInLogs(t *testing.T) {
 	f := setup(t)
 	f.CreateUser(t, "alice", password, false)

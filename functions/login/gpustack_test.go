@@ -151,7 +151,7 @@ func TestGPUStackNeverTakesOverLocalUsers(t *testing.T) {
 // TestGPUStackDeactivation: a user deactivated in GPUStack cannot sign in
 // here. GPUStack answers a deactivated user's credentials with 401, so the
 // login fails like a wrong password; when it does send the profile with
-// is_active false (as API.md's fallback describes), the local record is
+// is_active false (as docs/api.md's fallback describes), the local record is
 // deactivated and every session here ends.
 func TestGPUStackDeactivation(t *testing.T) {
 	f := setupGPUStack(t, "v2.0.1", 2*time.Second)

@@ -49,7 +49,7 @@ func TestLoginJSON(t *testing.T) {
 	if !strings.HasPrefix(p.SessionID, "s_") || len(p.RefreshToken) < 43 {
 		t.Errorf("session_id %q, refresh token %d chars", p.SessionID, len(p.RefreshToken))
 	}
-	// The access token carries every claim of API.md.
+	// The access token carries every claim of docs/api.md.
 	parts := strings.Split(p.AccessToken, ".")
 	if len(parts) != 3 {
 		t.Fatalf("access token is not a JWS: %q", p.AccessToken)
@@ -151,7 +151,7 @@ func TestLoginFailuresLookAlike(t *testing.T) {
 }
 
 // TestLoginPasswordOver72Bytes: bcrypt compares only 72 bytes; a longer
-// password sharing them must not log in (SECURITY.md 2).
+// password sharing them must not log in (docs/security.md 2).
 func TestLoginPasswordOver72Bytes(t *testing.T) {
 	f := setup(t)
 	pw72 := strings.Repeat("p", 72)
@@ -224,7 +224,7 @@ func TestLoginThrottlePerUsername(t *testing.T) {
 	if len(f.events(t, auth.EventLoginLocked)) != 1 {
 		t.Error("no login.locked audit event")
 	}
-	// The lock ends by itself (SECURITY.md 10) ...
+	// The lock ends by itself (docs/security.md 10) ...
 	f.Clock.Advance(time.Duration(ra)*time.Second + time.Second)
 	f.login(t, "alice", password)
 	// ... and a success clears the count: four more failures are not a lock.
@@ -267,7 +267,7 @@ func TestLoginThrottlePerIP(t *testing.T) {
 		// Different, unknown usernames: they count against the address too.
 		f.http.Do("POST", "/api/auth/v2/login", map[string]string{"username": "ghost" + strconv.Itoa(i), "password": "x"}).Want(401)
 	}
-	// X-Forwarded-For from an untrusted peer changes nothing (SECURITY.md 9).
+	// X-Forwarded-For from an untrusted peer changes nothing (docs/security.md 9).
 	f.http.Do("POST", "/api/auth/v2/login", map[string]string{"username": "alice", "password": password},
 		"X-Forwarded-For", "203.0.113.200").Want(429, "too_many_requests")
 	f.http.RemoteAddr = "198.51.100.7:1"
@@ -421,7 +421,7 @@ func webOptionsTrusting(cidr string) web.Options {
 
 // TestLoginThrottleUnderConcurrency: attempts sent at the same time cannot
 // all slip past the lock: at most LOGIN_MAX_FAILURES passwords are tried
-// (SECURITY.md 8), the rest get 429.
+// (docs/security.md 8), the rest get 429.
 func TestLoginThrottleUnderConcurrency(t *testing.T) {
 	f := setup(t)
 	f.CreateUser(t, "alice", password, false)

@@ -30,7 +30,7 @@ func (c *changeAfterLookup) UserByUsername(ctx context.Context, name string) (au
 
 // TestLoginRacingAChange: a login that read the user before a
 // deactivation or a password reset, and starts its session after that
-// change's revocations, must not leave a live session (SECURITY.md 21).
+// change's revocations, must not leave a live session (docs/security.md 21).
 func TestLoginRacingAChange(t *testing.T) {
 	for name, change := range map[string]func(*auth.Service, int64) error{
 		"deactivation": func(s *auth.Service, id int64) error {

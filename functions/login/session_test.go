@@ -72,12 +72,12 @@ func TestRefreshRotates(t *testing.T) {
 		t.Errorf("refresh_expires_in %d user %q", q.RefreshExpiresIn, q.User.Username)
 	}
 	f.http.Do("GET", "/api/auth/v2/me", nil, testenv.Bearer(q.AccessToken)...).Want(200)
-	// An access token is never a refresh token (SECURITY.md 12).
+	// An access token is never a refresh token (docs/security.md 12).
 	f.http.Do("POST", "/api/auth/v2/refresh", map[string]string{"refresh_token": q.AccessToken}).Want(401, "invalid_token")
 }
 
 // TestRefreshReuse: within the grace period a rotated token gets 409 and
-// the session lives; after it, the whole session is revoked (API.md).
+// the session lives; after it, the whole session is revoked (docs/api.md).
 func TestRefreshReuse(t *testing.T) {
 	f := setup(t)
 	f.CreateUser(t, "alice", password, false)
@@ -103,7 +103,7 @@ func TestRefreshReuse(t *testing.T) {
 }
 
 // TestRefreshConcurrent: of 10 concurrent refreshes with one token exactly
-// one gets a pair, the rest 409, and the session lives on (SECURITY.md 20).
+// one gets a pair, the rest 409, and the session lives on (docs/security.md 20).
 func TestRefreshConcurrent(t *testing.T) {
 	f := setup(t)
 	f.CreateUser(t, "alice", password, false)
@@ -269,7 +269,7 @@ func TestChangePassword(t *testing.T) {
 	// None of those changed anything.
 	f.http.Do("GET", "/api/auth/v2/me", nil, testenv.Bearer(b.AccessToken)...).Want(200)
 	f.http.Do("POST", "/api/auth/v2/me/password", map[string]string{"current_password": password, "new_password": next}, bearer...).Want(204)
-	// Every other session ended; this one lives (SECURITY.md 4).
+	// Every other session ended; this one lives (docs/security.md 4).
 	f.http.Do("GET", "/api/auth/v2/me", nil, testenv.Bearer(b.AccessToken)...).Want(401)
 	f.http.Do("POST", "/api/auth/v2/refresh", map[string]string{"refresh_token": b.RefreshToken}).Want(401)
 	f.http.Do("GET", "/api/auth/v2/me", nil, bearer...).Want(200)
@@ -289,7 +289,7 @@ func TestChangePasswordGuessesAreThrottled(t *testing.T) {
 }
 
 // TestRedisFlushOnlyLogsOut: losing Redis state can end sessions but never
-// revive a revoked token (SECURITY.md 22).
+// revive a revoked token (docs/security.md 22).
 func TestRedisFlushOnlyLogsOut(t *testing.T) {
 	f := setup(t)
 	f.CreateUser(t, "alice", password, false)

@@ -15,7 +15,7 @@ import (
 	"authfn/pkg/auth"
 )
 
-// TestLoginTimingDoesNotTellUsersApart holds SECURITY.md 7: an unknown
+// TestLoginTimingDoesNotTellUsersApart holds docs/security.md 7: an unknown
 // user, a wrong password and a deactivated account cost the same work;
 // their median times differ by less than 10 ms over 200 interleaved tries.
 // It runs at bcrypt cost 10, the lowest the service accepts, where a

@@ -60,7 +60,7 @@ func TestAdminOnly(t *testing.T) {
 }
 
 // TestStoreDown: with Redis or PostgreSQL down every route of the group
-// fails closed with 503 within 5 s (SECURITY.md 27).
+// fails closed with 503 within 5 s (docs/security.md 27).
 func TestStoreDown(t *testing.T) {
 	t.Parallel()
 	live := setup(t)

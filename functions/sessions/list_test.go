@@ -46,7 +46,7 @@ func TestSessionList(t *testing.T) {
 	t5 := f.Clock.Now().UTC()
 
 	r := f.as(t, "GET", base+"/sessions", nil).Want(200)
-	// Each session has exactly the fields of API.md: no refresh-token
+	// Each session has exactly the fields of docs/api.md: no refresh-token
 	// hash, no absolute expiry, nothing else.
 	var raw struct {
 		Sessions []map[string]json.RawMessage `json:"sessions"`

@@ -86,7 +86,7 @@ func TestRevokeUserSessions(t *testing.T) {
 	if out.Revoked == nil || *out.Revoked != 3 {
 		t.Fatalf("revoked = %v, want 3", out.Revoked)
 	}
-	// Every token of those sessions fails on its next request (SECURITY.md 21).
+	// Every token of those sessions fails on its next request (docs/security.md 21).
 	for _, p := range pairs {
 		r := f.do(t, "GET", base+"/me/sessions", nil, testenv.Bearer(p.AccessToken)...).Want(401, "invalid_token")
 		if got, want := r.Header().Get("WWW-Authenticate"), `Bearer error="invalid_token"`; got != want {
@@ -145,7 +145,7 @@ func TestRevokeOwnSessions(t *testing.T) {
 }
 
 // TestAudit: a revocation by an admin is written to the audit log with
-// actor, target, IP, user agent and request id (SECURITY.md 26).
+// actor, target, IP, user agent and request id (docs/security.md 26).
 func TestAudit(t *testing.T) {
 	t.Parallel()
 	f := setup(t)

@@ -9,7 +9,7 @@ import (
 
 // TestAudit: every change an admin makes to a user is written to the
 // audit log with actor, target, IP, user agent and the request id the
-// response carried (SECURITY.md 26).
+// response carried (docs/security.md 26).
 func TestAudit(t *testing.T) {
 	t.Parallel()
 	f := setup(t)

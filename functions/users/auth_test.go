@@ -10,7 +10,7 @@ import (
 
 // TestAdminOnly: every route of the group needs an admin's valid token:
 // none, a bad or a revoked one is 401 with WWW-Authenticate, a non-admin's
-// is 403 (SECURITY.md 23), and none of them changes anything.
+// is 403 (docs/security.md 23), and none of them changes anything.
 func TestAdminOnly(t *testing.T) {
 	t.Parallel()
 	f := setup(t)

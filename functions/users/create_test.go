@@ -199,7 +199,7 @@ func createBadRequests(t *testing.T, f *fixture) {
 }
 
 // noSecrets: the password given at creation never comes back, in a body
-// or a log line (SECURITY.md 5, 25).
+// or a log line (docs/security.md 5, 25).
 func noSecrets(t *testing.T, f *fixture) {
 	const secret = "s3cret-create-pw"
 	const reset = "s3cret-reset-pw"

@@ -10,7 +10,7 @@ import (
 
 // TestStoreDown: with Redis (sessions) or PostgreSQL (users) down, every
 // admin route fails closed with 503 within 5 s, never a 500 or a hang,
-// and nothing is written (SECURITY.md 27).
+// and nothing is written (docs/security.md 27).
 func TestStoreDown(t *testing.T) {
 	t.Parallel()
 	live := setup(t)

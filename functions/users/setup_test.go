@@ -78,7 +78,7 @@ func (f *fixture) http(t testing.TB) *testenv.HTTP {
 }
 
 // do sends a request and checks what no response may ever carry: a
-// password hash (SECURITY.md 5).
+// password hash (docs/security.md 5).
 func (f *fixture) do(t *testing.T, method, path string, body any, headers ...string) *testenv.Response {
 	t.Helper()
 	r := f.http(t).Do(method, path, body, headers...)

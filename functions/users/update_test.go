@@ -117,7 +117,7 @@ func updateDeactivate(t *testing.T, f *fixture) {
 
 // updateDemote: admin rights are read from the record, so a
 // demoted admin's next admin request is refused although the token still
-// says admin (SECURITY.md 23); the demotion ends no session.
+// says admin (docs/security.md 23); the demotion ends no session.
 func updateDemote(t *testing.T, f *fixture) {
 	second := f.mustCreate(t, "second", "Second Admin", true)
 	p := f.login(t, "second", password)
@@ -149,7 +149,7 @@ func updateDemote(t *testing.T, f *fixture) {
 }
 
 // TestLastAdmin: the last active admin cannot be demoted, deactivated or
-// deleted (SECURITY.md 24); the refused change changes nothing and logs
+// deleted (docs/security.md 24); the refused change changes nothing and logs
 // no one out.
 func TestLastAdmin(t *testing.T) {
 	t.Parallel()
@@ -294,7 +294,7 @@ func updateBadRequests(t *testing.T, f *fixture) {
 
 // TestLastAdminConcurrent: two admins removing each other at the same
 // moment cannot both succeed; one active admin always remains
-// (SECURITY.md 24 under concurrency: the store's check, not the early one,
+// (docs/security.md 24 under concurrency: the store's check, not the early one,
 // is what holds).
 func TestLastAdminConcurrent(t *testing.T) {
 	t.Parallel()

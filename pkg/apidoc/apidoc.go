@@ -1,5 +1,5 @@
 // Package apidoc holds the OpenAPI 3.1 document of the HTTP contract
-// (API.md), embedded so that every binary serves exactly the bytes the
+// (docs/api.md), embedded so that every binary serves exactly the bytes the
 // tests validate against. It imports nothing beyond embed: it is linked
 // into every Lambda, and an OpenAPI library would only add cold-start
 // weight. The validator lives in pkg/testenv, on the test path only.

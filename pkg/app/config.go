@@ -20,7 +20,7 @@ import (
 )
 
 // Config is every setting of the service. The environment names and
-// defaults are those of DESIGN.md; clients and deploy files depend on them.
+// defaults are those of docs/architecture.md; clients and deploy files depend on them.
 type Config struct {
 	DatabaseURL    string // DATABASE_URL; empty: the local runner's embedded SQLite
 	RedisURL       string // REDIS_URL; empty: the local runner's in-process Redis

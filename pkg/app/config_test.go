@@ -89,7 +89,7 @@ func TestConfigRequiresSecret(t *testing.T) {
 	if _, err := ConfigFromEnv(env(nil)); err == nil || !strings.Contains(err.Error(), "JWT_SECRET is required") {
 		t.Errorf("err = %v, want JWT_SECRET is required", err)
 	}
-	// SECURITY.md 1: below cost 10 the service does not start.
+	// docs/security.md 1: below cost 10 the service does not start.
 	_, err := ConfigFromEnv(env(map[string]string{"JWT_SECRET": secret, "BCRYPT_COST": "4"}))
 	if err == nil || !strings.Contains(err.Error(), "BCRYPT_COST") {
 		t.Errorf("cost 4: err = %v", err)

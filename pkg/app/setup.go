@@ -17,7 +17,7 @@ type SetupResult struct {
 // Setup brings the stores to what this build needs: it applies pending
 // PostgreSQL migrations (SQLite migrates when it opens) and creates the
 // first admin when there is none. A generated admin password is written
-// to the log this once, as API.md asks: it is the only way to learn it,
+// to the log this once, as docs/api.md asks: it is the only way to learn it,
 // and it is never stored in clear. The local runner calls Setup at start,
 // `make migrate` and the deploy's migrate function call it alone.
 func (a *App) Setup(ctx context.Context) (SetupResult, error) {

@@ -14,7 +14,7 @@ type FirstAdmin struct {
 }
 
 // EnsureFirstAdmin creates an admin named username when no admin exists.
-// With an empty password it generates a random one (SECURITY.md 6: never
+// With an empty password it generates a random one (docs/security.md 6: never
 // a default). Several starters may race; exactly one creates the admin.
 // Returns CodeValidation for a bad username or password.
 func (s *Service) EnsureFirstAdmin(ctx context.Context, username, password string) (FirstAdmin, error) {

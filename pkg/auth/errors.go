@@ -11,7 +11,7 @@ import (
 type Code string
 
 // Error codes of the contract. Their string values are the "code" field of
-// API.md's problem documents.
+// docs/api.md's problem documents.
 const (
 	CodeInvalidRequest     Code = "invalid_request"     // 400
 	CodeInvalidCredentials Code = "invalid_credentials" // 401

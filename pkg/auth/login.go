@@ -14,12 +14,12 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 )
 
-// usernamePattern is API.md's rule. Letters are ASCII so that "without
+// usernamePattern is docs/api.md's rule. Letters are ASCII so that "without
 // regard to case" means the same in Go, PostgreSQL and SQLite, and no two
 // names can differ only by look-alike Unicode letters.
 var usernamePattern = regexp.MustCompile(`^[A-Za-z0-9._@-]{3,64}$`)
 
-// ValidUsername reports whether name matches API.md's username rule.
+// ValidUsername reports whether name matches docs/api.md's username rule.
 func ValidUsername(name string) bool { return usernamePattern.MatchString(name) }
 
 // TokenPair is what login and refresh return.
@@ -129,7 +129,7 @@ func rateLimited(wait time.Duration) error {
 	return &Error{Code: CodeRateLimited, Message: "Too many failed attempts; try again later.", RetryAfter: wait}
 }
 
-// attemptSucceeded clears the username's count (SECURITY.md 10) and gives
+// attemptSucceeded clears the username's count (docs/security.md 10) and gives
 // the address its attempt back; an address's count is never cleared by a
 // success, or one valid account would reset it for a password sprayer.
 func (s *Service) attemptSucceeded(ctx context.Context, a attempt) error {

@@ -52,7 +52,7 @@ func (s *Service) EndOwnSession(ctx context.Context, sess Session, sessionID str
 }
 
 // ChangePassword sets a new password after checking the current one, then
-// ends every other session of the caller (SECURITY.md 4). A wrong current
+// ends every other session of the caller (docs/security.md 4). A wrong current
 // password is ErrInvalidCredentials and counts against the same throttle
 // as a failed login, so a stolen access token cannot be used to guess it.
 // Returns CodeValidation for a bad new password, CodeRateLimited while
@@ -98,7 +98,7 @@ func (s *Service) ChangePassword(ctx context.Context, sess Session, current, nex
 
 // RequireAdmin returns the caller's current record if it is an active
 // admin. Rights come from the record, not the token, so a demotion takes
-// effect on the next request (SECURITY.md 23). Returns ErrForbidden, or
+// effect on the next request (docs/security.md 23). Returns ErrForbidden, or
 // ErrInvalidToken if the caller's record is gone.
 func (s *Service) RequireAdmin(ctx context.Context, sess Session) (User, error) {
 	u, err := s.Me(ctx, sess)

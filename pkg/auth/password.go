@@ -9,12 +9,12 @@ import (
 )
 
 // Password length bounds in bytes. 72 is bcrypt's limit: longer passwords
-// are refused rather than silently cut (SECURITY.md 2).
+// are refused rather than silently cut (docs/security.md 2).
 const (
 	MinPasswordBytes = 8
 	MaxPasswordBytes = 72
 	// MinBcryptCost is the lowest cost the service starts with; bcrypt
-	// itself silently turns costs below 4 into 10 (SECURITY.md 1).
+	// itself silently turns costs below 4 into 10 (docs/security.md 1).
 	MinBcryptCost = 10
 )
 
@@ -70,7 +70,7 @@ func (h *hasher) hash(p string) (string, error) {
 // check reports whether p matches hash. It always does one bcrypt
 // comparison at the configured cost or the hash's own, whatever the input,
 // so that an unknown user, a user without a local password and an
-// over-long password cost the same as a wrong one (SECURITY.md 7).
+// over-long password cost the same as a wrong one (docs/security.md 7).
 func (h *hasher) check(hash, p string) bool {
 	if hash == "" || len(p) > MaxPasswordBytes {
 		_ = bcrypt.CompareHashAndPassword(h.dummy, []byte(p))
@@ -80,7 +80,7 @@ func (h *hasher) check(hash, p string) bool {
 }
 
 // stale reports whether hash was made at another cost and should be
-// replaced at the next successful login (SECURITY.md 3).
+// replaced at the next successful login (docs/security.md 3).
 func (h *hasher) stale(hash string) bool {
 	c, err := bcrypt.Cost([]byte(hash))
 	return err == nil && c != h.cost

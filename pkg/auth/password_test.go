@@ -48,7 +48,7 @@ func TestHasherCheck(t *testing.T) {
 	}{
 		{"right password", hash, pw72, true},
 		{"wrong password", hash, "nope-nope", false},
-		// bcrypt reads only 72 bytes; a 73rd must not log in (SECURITY.md 2).
+		// bcrypt reads only 72 bytes; a 73rd must not log in (docs/security.md 2).
 		{"73 bytes sharing the first 72", hash, pw72 + "x", false},
 		{"no local hash", "", pw72, false},
 	}

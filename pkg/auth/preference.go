@@ -57,7 +57,7 @@ func isJSONNull(v json.RawMessage) bool {
 	return v == nil || string(bytes.TrimSpace(v)) == "null"
 }
 
-// preferenceKey is API.md's key rule.
+// preferenceKey is docs/api.md's key rule.
 var preferenceKey = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
 
 // Preferences returns the caller's preferences.

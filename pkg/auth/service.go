@@ -59,7 +59,7 @@ func WithClock(now func() time.Time) Option { return func(s *Service) { s.clock 
 func WithRandom(r io.Reader) Option { return func(s *Service) { s.rand = r } }
 
 // WithUpstream lets users unknown here sign in with the password of an
-// upstream identity provider (GPUStack), as DESIGN.md's fallback says.
+// upstream identity provider (GPUStack), as docs/architecture.md's fallback says.
 func WithUpstream(u Upstream) Option { return func(s *Service) { s.upstream = u } }
 
 // WithLogger makes the service log to l (audit-write failures, rehashes).

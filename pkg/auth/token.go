@@ -17,7 +17,7 @@ import (
 // must be refused before it costs anything (golang-jwt CVE-2025-30204).
 const MaxTokenBytes = 8 << 10
 
-// tokenLeeway is the clock skew tolerated on exp and iat (SECURITY.md 11: ≤ 30 s).
+// tokenLeeway is the clock skew tolerated on exp and iat (docs/security.md 11: ≤ 30 s).
 const tokenLeeway = 5 * time.Second
 
 // AccessClaims are the claims of an access token. Username and Admin are
@@ -60,7 +60,7 @@ type Tokens struct {
 	jwks   []byte
 }
 
-// MinSecretBytes is the shortest HS256 secret accepted (SECURITY.md 14).
+// MinSecretBytes is the shortest HS256 secret accepted (docs/security.md 14).
 const MinSecretBytes = 32
 
 // NewTokens returns a signer/verifier for cfg. Returns CodeInvalidRequest
@@ -89,7 +89,7 @@ func NewTokens(cfg TokenConfig, now func() time.Time) (*Tokens, error) {
 		return nil, Errorf(CodeInvalidRequest, "the JWT secret must be at least %d bytes", MinSecretBytes)
 	}
 	// Every validation option is spelled out: golang-jwt/v5 checks none of
-	// iss, aud or a missing exp unless asked (SECURITY.md 11).
+	// iss, aud or a missing exp unless asked (docs/security.md 11).
 	t.parser = jwt.NewParser(
 		jwt.WithValidMethods([]string{t.method.Alg()}),
 		jwt.WithIssuer(cfg.Issuer),
@@ -132,7 +132,7 @@ func (t *Tokens) Sign(c AccessClaims) (string, error) {
 }
 
 // Parse verifies raw and returns its claims. Any failure, of any kind, is
-// ErrInvalidToken (SECURITY.md 16: no branch that accepts an expired token
+// ErrInvalidToken (docs/security.md 16: no branch that accepts an expired token
 // for something else).
 func (t *Tokens) Parse(raw string) (AccessClaims, error) {
 	if len(raw) == 0 || len(raw) > MaxTokenBytes {
@@ -150,7 +150,7 @@ func (t *Tokens) Parse(raw string) (AccessClaims, error) {
 }
 
 // keyFor returns the server's own key. jku, x5u and jwk headers are never
-// read (SECURITY.md 13); a kid only selects among our keys, and we have one.
+// read (docs/security.md 13); a kid only selects among our keys, and we have one.
 func (t *Tokens) keyFor(tok *jwt.Token) (any, error) {
 	if kid, ok := tok.Header["kid"]; ok && kid != t.kid {
 		return nil, errors.New("unknown kid")

@@ -8,7 +8,7 @@ import (
 )
 
 // BenchmarkTokens measures the CPU side of an authenticated request next
-// to signing: the floor DESIGN.md names is one Redis round trip plus this.
+// to signing: the floor docs/architecture.md names is one Redis round trip plus this.
 func BenchmarkTokens(b *testing.B) {
 	tk, err := NewTokens(TokenConfig{Issuer: "authfn", Audience: "authfn", TTL: time.Minute, Secret: testSecret}, time.Now)
 	if err != nil {

@@ -71,7 +71,7 @@ func TestTokensRoundTrip(t *testing.T) {
 	}
 }
 
-// TestTokensReject covers SECURITY.md 11-16: every way a token can be
+// TestTokensReject covers docs/security.md 11-16: every way a token can be
 // wrong is a rejection.
 func TestTokensReject(t *testing.T) {
 	tk := newTestTokens(t)
@@ -187,7 +187,7 @@ func TestNewTokensRejectsShortSecret(t *testing.T) {
 }
 
 // FuzzParseToken: no input panics or is accepted unless we signed it
-// (SECURITY.md 30). Timing is bounded by MaxTokenBytes.
+// (docs/security.md 30). Timing is bounded by MaxTokenBytes.
 func FuzzParseToken(f *testing.F) {
 	tk, err := NewTokens(TokenConfig{Issuer: "authfn", Audience: "authfn", TTL: time.Minute, Secret: testSecret}, fixedClock)
 	if err != nil {

@@ -11,7 +11,7 @@ import (
 	"unicode/utf8"
 )
 
-// Page bounds of every listing (API.md: limit 1-200, default 50).
+// Page bounds of every listing (docs/api.md: limit 1-200, default 50).
 const (
 	DefaultPageLimit = 50
 	MaxPageLimit     = 200
@@ -215,7 +215,7 @@ func (s *Service) ListUsers(ctx context.Context, q, cursor string, limit int) (U
 
 // StorePageLimit is the page size a store uses for a query's limit n:
 // DefaultPageLimit for n ≤ 0, at most 1000. The core checks limits
-// against API.md before they get here; stores clamp again so that no
+// against docs/api.md before they get here; stores clamp again so that no
 // caller, however wrong, can make one query unbounded.
 func StorePageLimit(n int) int {
 	switch {

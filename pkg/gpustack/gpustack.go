@@ -1,6 +1,6 @@
 // Package gpustack checks passwords against a GPUStack server
 // (github.com/gpustack/gpustack) so its users can sign in to authfn, as
-// DESIGN.md's "Upstream fallback (GPUStack)" describes. *Client implements
+// docs/architecture.md's "Upstream fallback (GPUStack)" describes. *Client implements
 // auth.Upstream.
 //
 // What the client relies on, from GPUStack's source:
@@ -34,7 +34,7 @@
 //     `user = await User.first_by_field(session, "is_admin", True)` in
 //     get_current_user. A same-host reverse proxy makes every request look
 //     local (issue #4211). The newest auth.py (authenticate_request) no
-//     longer has that branch; DESIGN.md dates the change to 2.2.
+//     longer has that branch; docs/architecture.md dates the change to 2.2.
 //
 // The first-admin answer matches the requested username whenever someone
 // signs in as that admin with any password, so the exact-username rule alone

@@ -17,7 +17,7 @@ import (
 )
 
 // Defaults, chosen so that PostgreSQL being down answers a request within
-// about 5 s (SECURITY.md rule 27).
+// about 5 s (docs/security.md rule 27).
 const (
 	// DefaultQueryTimeout is Options.QueryTimeout when zero.
 	DefaultQueryTimeout = 3 * time.Second

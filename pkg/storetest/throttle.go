@@ -180,7 +180,7 @@ func testThrottleReset(t *testing.T, th auth.Throttle) {
 }
 
 // testThrottleConcurrent: of many attempts at once exactly Max go ahead;
-// the check and the count are one step (SECURITY.md 8 under concurrency).
+// the check and the count are one step (docs/security.md 8 under concurrency).
 func testThrottleConcurrent(t *testing.T, th auth.Throttle) {
 	const n = 20
 	now := sessionTime()

@@ -11,7 +11,7 @@ import (
 
 // RoundTrips counts the round trips a client makes: each Redis command or
 // pipeline, and each PostgreSQL query. Tests use it to hold the cost of a
-// request to what DESIGN.md promises.
+// request to what docs/architecture.md promises.
 type RoundTrips struct {
 	redis atomic.Int64
 	pg    atomic.Int64

@@ -67,7 +67,7 @@ func (c *HTTP) Do(method, path string, body any, headers ...string) *Response {
 	return c.Send(req)
 }
 
-// Send serves req and checks what every response must carry (API.md):
+// Send serves req and checks what every response must carry (docs/api.md):
 // a request id and nosniff; problem documents for every error. It then
 // holds the exchange to the OpenAPI document (ValidateExchange), so every
 // handler test is also a test of pkg/apidoc/openapi.json.
@@ -95,7 +95,7 @@ func (c *HTTP) Send(req *http.Request) *Response {
 		c.t.Errorf("%s %s: no X-Content-Type-Options: nosniff", req.Method, req.URL.Path)
 	}
 	// Every error is a problem document, except the health report, whose
-	// 503 body API.md defines as the report itself.
+	// 503 body docs/api.md defines as the report itself.
 	if rec.Code >= 400 && req.URL.Path != "/api/auth/v2/health" {
 		p := resp.Problem()
 		if p.Status != rec.Code || p.RequestID != rec.Header().Get("X-Request-Id") || p.Code == "" || p.Detail == "" {

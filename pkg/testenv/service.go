@@ -60,7 +60,7 @@ func (e *Env) FlushRedis(t testing.TB) {
 }
 
 // Config returns the configuration tests run with: the defaults of
-// DESIGN.md except bcrypt at its minimum cost, so that hundreds of logins
+// docs/architecture.md except bcrypt at its minimum cost, so that hundreds of logins
 // under the race detector take seconds. (The real service refuses a cost
 // below 10; pkg/app tests that.)
 func Config() auth.Config {

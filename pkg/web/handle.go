@@ -56,7 +56,7 @@ func RequireAdmin(logger *slog.Logger, a Authenticator, next http.Handler) http.
 }
 
 // bearer extracts the token of an "Authorization: Bearer" header. An
-// over-long header is refused before anything parses it (SECURITY.md 15).
+// over-long header is refused before anything parses it (docs/security.md 15).
 func bearer(r *http.Request) (string, error) {
 	values := r.Header.Values("Authorization")
 	if len(values) != 1 || len(values[0]) > auth.MaxTokenBytes+len("Bearer ") {

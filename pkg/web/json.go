@@ -15,7 +15,7 @@ import (
 	"authfn/pkg/auth"
 )
 
-// MaxBodyBytes bounds every request body (API.md: over 64 KiB is 413).
+// MaxBodyBytes bounds every request body (docs/api.md: over 64 KiB is 413).
 const MaxBodyBytes = 64 << 10
 
 // Validator is implemented by request types that check their own fields.

@@ -19,7 +19,7 @@ import (
 // Options configure the middleware stack.
 type Options struct {
 	// TrustedProxies are the networks whose X-Forwarded-For is believed
-	// (SECURITY.md 9). Empty: the header is ignored.
+	// (docs/security.md 9). Empty: the header is ignored.
 	TrustedProxies []netip.Prefix
 	// AllowedOrigins may call the API from a browser (CORS). "*" allows any.
 	AllowedOrigins []string

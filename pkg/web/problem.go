@@ -22,7 +22,7 @@ const (
 	CodeUnsupportedMediaType auth.Code = "unsupported_media_type"
 )
 
-// statusOf is the one code→status map of API.md.
+// statusOf is the one code→status map of docs/api.md.
 var statusOf = map[auth.Code]int{
 	auth.CodeInvalidRequest:     http.StatusBadRequest,
 	auth.CodeInvalidCredentials: http.StatusUnauthorized,
@@ -71,7 +71,7 @@ type FieldError struct {
 }
 
 // Generic details for the codes whose cause must never reach the client
-// (SECURITY.md 25: 5xx bodies are generic and carry the request id).
+// (docs/security.md 25: 5xx bodies are generic and carry the request id).
 const (
 	internalDetail    = "Internal error."
 	unavailableDetail = "A backing store is unavailable; try again shortly."

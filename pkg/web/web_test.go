@@ -288,7 +288,7 @@ func TestBearer(t *testing.T) {
 }
 
 // FuzzDecode: no body panics the decoder, and every failure is a client
-// error with a problem document, never a 500 (SECURITY.md 30).
+// error with a problem document, never a 500 (docs/security.md 30).
 func FuzzDecode(f *testing.F) {
 	for _, s := range []string{`{"name":"a","count":1}`, `{`, `null`, `[]`, `{"name":"\u0000"}`, `{"count":-0.0e-0}`, "\xff"} {
 		f.Add(s)
