@@ -21,6 +21,13 @@ type Session struct {
 	Current   bool      `json:"current"`
 	// AbsoluteExpiresAt is the hard end that no refresh extends.
 	AbsoluteExpiresAt time.Time `json:"-"`
+	// Admin mirrors the user's admin flag (and is false for an inactive
+	// user) in the session record, so that services verifying a token in
+	// one Redis round trip (GET /verify, the Lambda authorizer) learn the
+	// user's current rights without PostgreSQL: a change of the flag
+	// updates every session of the user at once. The core's own admin
+	// checks still read the user record.
+	Admin bool `json:"-"`
 }
 
 // Rotation asks a SessionStore to swap a session's refresh token.
