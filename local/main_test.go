@@ -7,14 +7,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"authfn/pkg/app"
+	"authfn/functions"
 	"authfn/pkg/gpustack/gpustacktest"
 	"authfn/pkg/testenv"
 )
@@ -229,8 +228,7 @@ func TestBadConfigurationStopsTheStart(t *testing.T) {
 // would panic) and the runner serves each group's routes.
 func TestRoutes(t *testing.T) {
 	env := testenv.New(t)
-	a := &app.App{Auth: env.Auth, Logger: slog.New(slog.DiscardHandler)}
-	routes := Routes(a)
+	routes := functions.Routes(env.App)
 	for _, want := range []string{"POST /api/auth/v2/login", "GET /api/auth/v2/health", "GET /api/auth/v2/me",
 		"GET /api/auth/v2/users", "GET /api/auth/v2/sessions", "POST /api/auth/v2/preferences", "POST /api/auth/v2/cleanup"} {
 		found := false

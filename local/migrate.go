@@ -2,23 +2,20 @@ package main
 
 import (
 	"context"
-	"errors"
 	"io"
+
+	"authfn/pkg/app"
 )
 
 // migrate applies migrations to DATABASE_URL and creates the first admin:
 // what `make migrate` runs against any database, a deployed one included.
-// It opens Redis too (embedded when REDIS_URL is empty) only because the
-// service is built whole; nothing is written there.
+// Like the deploy's migrate function it opens PostgreSQL only.
 func migrate(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
-	if getenv("DATABASE_URL") == "" {
-		return errors.New("DATABASE_URL is required: migrate applies migrations to a PostgreSQL database")
-	}
-	a, err := open(ctx, getenv, stdout)
+	setup, closeDB, err := app.OpenSetup(ctx, getenv, stdout)
 	if err != nil {
 		return err
 	}
-	defer a.Close()
-	_, err = a.Setup(ctx)
+	defer closeDB()
+	_, err = setup(ctx)
 	return err
 }

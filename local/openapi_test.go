@@ -2,13 +2,12 @@ package main
 
 import (
 	"encoding/json"
-	"log/slog"
 	"slices"
 	"strings"
 	"testing"
 
+	"authfn/functions"
 	"authfn/pkg/apidoc"
-	"authfn/pkg/app"
 	"authfn/pkg/testenv"
 )
 
@@ -19,8 +18,7 @@ import (
 // them.) The shapes of requests and answers are held by testenv's
 // validator on every handler test.
 func TestOpenAPIListsEveryRoute(t *testing.T) {
-	env := testenv.New(t)
-	served := Routes(&app.App{Auth: env.Auth, Logger: slog.New(slog.DiscardHandler)})
+	served := functions.Routes(testenv.New(t).App)
 
 	var doc struct {
 		Servers []struct{ URL string }                `json:"servers"`

@@ -13,62 +13,27 @@ import (
 	"syscall"
 	"time"
 
-	"authfn/functions/cleanup"
-	"authfn/functions/health"
-	"authfn/functions/login"
-	"authfn/functions/preferences"
-	"authfn/functions/sessions"
-	"authfn/functions/users"
+	"authfn/functions"
 	"authfn/pkg/app"
 	"authfn/pkg/auth"
 	"authfn/pkg/web"
 )
 
-// groups are the endpoint groups, named by their Lambda function in
-// template.yaml, so that a test can hold each function's routes to its group's.
-func groups(a *app.App) map[string]func(web.Router) {
-	return map[string]func(web.Router){
-		"LoginFunction":       func(r web.Router) { login.Register(r, login.Deps{Logger: a.Logger, Auth: a.Auth}) },
-		"UsersFunction":       func(r web.Router) { users.Register(r, users.Deps{Logger: a.Logger, Auth: a.Auth}) },
-		"SessionsFunction":    func(r web.Router) { sessions.Register(r, sessions.Deps{Logger: a.Logger, Auth: a.Auth}) },
-		"PreferencesFunction": func(r web.Router) { preferences.Register(r, preferences.Deps{Logger: a.Logger, Auth: a.Auth}) },
-		"CleanupFunction":     func(r web.Router) { cleanup.Register(r, cleanup.Deps{Logger: a.Logger, Auth: a.Auth}) },
-		"HealthFunction": func(r web.Router) {
-			health.Register(r, health.Deps{Logger: a.Logger, Auth: a.Auth, Version: app.Version()})
-		},
-	}
-}
-
-// routes registers every group on one router. Groups never share a
-// pattern: ServeMux panics on a conflict, which the tests would catch.
-func routes(r web.Router, a *app.App) {
-	for _, register := range groups(a) {
-		register(r)
-	}
-}
-
-// Routes lists the patterns the local runner serves.
-func Routes(a *app.App) []string {
-	rr := &web.RouteRecorder{Mux: http.NewServeMux()}
-	routes(rr, a)
-	return rr.Patterns
-}
-
 func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	a, err := open(ctx, getenv, stdout)
+	a, setup, err := open(ctx, getenv, stdout)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	if _, err := a.Setup(ctx); err != nil {
+	if _, err := setup(ctx); err != nil {
 		return err
 	}
 
 	mux := http.NewServeMux()
-	routes(mux, a)
+	functions.RegisterAll(mux, a)
 	srv := &http.Server{
 		Handler:           web.Stack(a.Logger, mux, a.Web),
 		ReadHeaderTimeout: 5 * time.Second,
@@ -115,7 +80,7 @@ func cleanupEvery(ctx context.Context, a *app.App, every time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			res, err := a.Auth.Cleanup(ctx)
+			res, err := a.Auth.Maintenance.Cleanup(ctx)
 			switch {
 			case auth.ErrorCode(err) == auth.CodeConflict:
 				a.Logger.InfoContext(ctx, "cleanup skipped: another run holds the lock")

@@ -17,79 +17,72 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"authfn/pkg/app"
-	"authfn/pkg/auth"
-	"authfn/pkg/postgres"
 	"authfn/pkg/redisstore"
 	"authfn/pkg/sqlite"
 )
 
 // open builds the service on the embedded stores or the servers named by
-// DATABASE_URL and REDIS_URL, applying migrations first.
-func open(ctx context.Context, getenv func(string) string, stdout io.Writer) (*app.App, error) {
-	dir := localDir(getenv)
-	getenv, err := withLocalSecret(getenv, dir)
+// DATABASE_URL and REDIS_URL, and returns it with app.Setup bound to its
+// SQL store (migrations first on PostgreSQL; SQLite migrates when it opens).
+func open(ctx context.Context, getenv func(string) string, stdout io.Writer) (*app.App, func(context.Context) (app.SetupResult, error), error) {
+	getenv, err := withLocalSecret(getenv)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	cfg, err := app.ConfigFromEnv(getenv)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	logger := app.NewLogger(stdout, cfg.LogLevel)
 	app.LogRedisTo(logger)
-	var st auth.Stores
-	var pg *postgres.Store
-	var closers []func()
-	fail := func(err error) (*app.App, error) {
-		for _, c := range closers {
-			c()
+	var b app.Backends
+	var migrate app.Migrate
+	fail := func(err error) (*app.App, func(context.Context) (app.SetupResult, error), error) {
+		for i := len(b.Closers) - 1; i >= 0; i-- {
+			b.Closers[i]()
 		}
-		return nil, err
+		return nil, nil, err
 	}
-
 	if cfg.DatabaseURL == "" {
-		path := filepath.Join(dir, "authfn.db")
+		path := filepath.Join(cfg.LocalDir, "authfn.db")
 		s, err := sqlite.Open(ctx, path)
 		if err != nil {
 			return fail(err)
 		}
-		closers = append(closers, func() { _ = s.Close() })
-		st.Users, st.Preferences, st.Audit = s, s, s
+		b.Closers = append(b.Closers, func() { _ = s.Close() })
+		b.SQL = s
 		logger.InfoContext(ctx, "users on embedded SQLite", "path", path)
 	} else {
-		if pg, err = postgres.Open(ctx, cfg.DatabaseURL, postgres.Options{QueryTimeout: cfg.StoreTimeout}); err != nil {
+		pg, err := app.OpenPostgres(ctx, cfg, 0)
+		if err != nil {
 			return fail(err)
 		}
-		closers = append(closers, pg.Close)
-		st.Users, st.Preferences, st.Audit = pg, pg, pg
+		b.Closers = append(b.Closers, pg.Close)
+		b.SQL, migrate = pg, app.PostgresMigrate(pg)
 		logger.InfoContext(ctx, "users on PostgreSQL")
 	}
-
-	var rc redis.UniversalClient
 	if cfg.RedisURL == "" {
 		mr, err := embeddedRedis(ctx)
 		if err != nil {
 			return fail(err)
 		}
-		closers = append(closers, mr.Close)
-		rc = redis.NewClient(&redis.Options{Addr: mr.Addr()})
+		b.Closers = append(b.Closers, mr.Close)
+		b.Redis = redis.NewClient(&redis.Options{Addr: mr.Addr()})
 		logger.InfoContext(ctx, "sessions on in-process Redis (they end when the runner stops)", "addr", mr.Addr())
 	} else {
-		if rc, err = redisstore.NewClient(cfg.RedisURL); err != nil {
+		if b.Redis, err = redisstore.NewClient(cfg.RedisURL); err != nil {
 			return fail(err)
 		}
 		logger.InfoContext(ctx, "sessions on Redis")
 	}
-	closers = append(closers, func() { _ = rc.Close() })
-	rs := redisstore.New(rc, redisstore.Options{Prefix: cfg.RedisKeyPrefix, Timeout: cfg.StoreTimeout})
-	st.Sessions, st.Throttle, st.Locker = rs, rs, rs
-
-	a, err := app.New(cfg, logger, st, closers...)
+	rc := b.Redis
+	b.Closers = append(b.Closers, func() { _ = rc.Close() })
+	a, err := app.Build(cfg, logger, b)
 	if err != nil {
-		return fail(err)
+		return nil, nil, err
 	}
-	a.Postgres = pg
-	return a, nil
+	setup := func(ctx context.Context) (app.SetupResult, error) { return app.Setup(ctx, cfg, logger, b.SQL, migrate) }
+	return a, setup, nil
 }
 
 // embeddedRedis starts an in-process Redis server that speaks the real
@@ -117,20 +110,21 @@ func embeddedRedis(ctx context.Context) (*miniredis.Miniredis, error) {
 	return mr, nil
 }
 
-func localDir(getenv func(string) string) string {
-	if d := strings.TrimSpace(getenv("LOCAL_DIR")); d != "" {
-		return d
-	}
-	return ".local"
-}
-
 // withLocalSecret supplies JWT_SECRET when it is not set: a random one,
 // made once and kept in .local/ (mode 0600), so that tokens outlive a
-// restart of the runner. Deployed functions get theirs from SSM instead.
-func withLocalSecret(getenv func(string) string, dir string) (func(string) string, error) {
+// restart of the runner. Deployed functions get theirs from Secrets Manager
+// instead (template.yaml resolves it at deploy time).
+func withLocalSecret(getenv func(string) string) (func(string) string, error) {
 	if getenv("JWT_SECRET") != "" {
 		return getenv, nil
 	}
+	// LOCAL_DIR is parsed by the config like every variable; the secret
+	// must exist before the config is read, so read the directory through it.
+	cfg, err := app.SetupConfigFromEnv(getenv)
+	if err != nil {
+		return nil, err
+	}
+	dir := cfg.LocalDir
 	path := filepath.Join(dir, "jwt-secret")
 	b, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {

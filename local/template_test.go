@@ -1,7 +1,6 @@
 package main
 
 import (
-	"log/slog"
 	"net/http"
 	"slices"
 	"testing"
@@ -12,7 +11,8 @@ import (
 	"github.com/awslabs/goformation/v7/intrinsics"
 	"github.com/google/go-cmp/cmp"
 
-	"authfn/pkg/app"
+	"authfn/functions"
+	"authfn/pkg/testenv"
 	"authfn/pkg/web"
 )
 
@@ -21,8 +21,11 @@ import (
 // routes, so what works locally is what is deployed.
 func TestTemplateRoutesAreTheRunnersRoutes(t *testing.T) {
 	tpl := openTemplate(t)
-	a := &app.App{Logger: slog.New(slog.DiscardHandler)} // Register only builds handlers
-	groups := groups(a)
+	a := testenv.New(t).App
+	groups := map[string]func(web.Router){}
+	for _, g := range functions.Groups() {
+		groups[g.Function] = func(r web.Router) { g.Register(r, a) }
+	}
 	fns := tpl.GetAllServerlessFunctionResources()
 	var all []string
 	for name, fn := range fns {
@@ -56,7 +59,7 @@ func TestTemplateRoutesAreTheRunnersRoutes(t *testing.T) {
 			t.Errorf("group %s has no function in template.yaml", name)
 		}
 	}
-	served := Routes(a)
+	served := functions.Routes(a)
 	slices.Sort(served)
 	slices.Sort(all)
 	if diff := cmp.Diff(served, all); diff != "" {

@@ -1,14 +1,9 @@
 package cleanup_test
 
 import (
-	"log/slog"
-	"net/http"
 	"testing"
 	"time"
 
-	"authfn/functions/cleanup"
-	"authfn/functions/login"
-	"authfn/functions/sessions"
 	"authfn/pkg/auth"
 	"authfn/pkg/testenv"
 	"authfn/pkg/web"
@@ -17,33 +12,27 @@ import (
 const password = "correct horse battery"
 
 type fixture struct {
-	*testenv.Env
+	*testenv.Served
 	http  *testenv.HTTP
 	admin []string
 }
 
-func serve(t *testing.T, env *testenv.Env, svc *auth.Service) *testenv.HTTP {
-	logger := slog.New(slog.DiscardHandler)
-	mux := http.NewServeMux()
-	login.Register(mux, login.Deps{Logger: logger, Auth: svc})
-	sessions.Register(mux, sessions.Deps{Logger: logger, Auth: svc})
-	cleanup.Register(mux, cleanup.Deps{Logger: logger, Auth: svc})
-	return testenv.NewHTTP(t, web.Stack(logger, mux, web.Options{}))
+func serve(t *testing.T, env *testenv.Env) *testenv.Served {
+	return env.Serve(t, web.Options{}, "LoginFunction", "SessionsFunction", "CleanupFunction")
 }
 
 func setup(t *testing.T) *fixture {
 	env := testenv.New(t)
 	env.CreateUser(t, "admin", password, true)
-	f := &fixture{Env: env, http: serve(t, env, env.Auth)}
+	s := serve(t, env)
+	f := &fixture{Served: s, http: s.HTTP(t)}
 	f.admin = testenv.Bearer(f.login(t, "admin").AccessToken)
 	return f
 }
 
 func (f *fixture) login(t *testing.T, user string) auth.TokenPair {
 	t.Helper()
-	var p auth.TokenPair
-	f.http.Do("POST", "/api/auth/v2/login", map[string]string{"username": user, "password": password}).Want(200).JSON(&p)
-	return p
+	return f.Login(t, user, password)
 }
 
 func (f *fixture) stats(t *testing.T) auth.SessionStats {
@@ -141,12 +130,12 @@ func TestCleanupNeedsAdmin(t *testing.T) {
 
 func TestCleanupRedisDown(t *testing.T) {
 	f := setup(t)
-	svc := f.Down(t, "redis").Auth
+	down := f.Down(t, "redis")
 	// The scheduler's path, with no HTTP in front.
-	if _, err := svc.Cleanup(t.Context()); auth.ErrorCode(err) != auth.CodeUnavailable {
+	if _, err := down.Auth.Maintenance.Cleanup(t.Context()); auth.ErrorCode(err) != auth.CodeUnavailable {
 		t.Errorf("Cleanup with Redis down: %v, want unavailable", err)
 	}
-	serve(t, f.Env, svc).Do("POST", "/api/auth/v2/cleanup", nil, f.admin...).Want(503, "unavailable")
+	serve(t, down).HTTP(t).Do("POST", "/api/auth/v2/cleanup", nil, f.admin...).Want(503, "unavailable")
 }
 
 func refresh(t *testing.T, f *fixture, p auth.TokenPair) auth.TokenPair {

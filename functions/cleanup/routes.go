@@ -12,15 +12,23 @@ import (
 	"authfn/pkg/web"
 )
 
+// Admin is what the cleanup group needs of the core: auth.Admin, whose
+// Cleanup checks the actor's rights itself.
+type Admin interface {
+	web.Authorizer
+	Cleanup(ctx context.Context, actor auth.Session) (auth.CleanupResult, error)
+}
+
 // Deps are the dependencies of the cleanup group.
 type Deps struct {
 	Logger *slog.Logger
-	Auth   *auth.Service
+	Auth   web.Authenticator
+	Admin  Admin
 }
 
 // Register adds the cleanup group's routes to mux. This is the group's whole API surface.
 func Register(mux web.Router, d Deps) {
-	mux.Handle("POST /api/auth/v2/cleanup", web.RequireAdmin(d.Logger, d.Auth, handleCleanupRun(d)))
+	mux.Handle("POST /api/auth/v2/cleanup", web.RequireAdmin(d.Logger, d.Auth, d.Admin, handleCleanupRun(d)))
 }
 
 // httpBudget keeps an on-demand run well inside API Gateway's 29 s limit;
@@ -31,7 +39,11 @@ func handleCleanupRun(d Deps) http.Handler {
 	return web.Handle(d.Logger, func(w http.ResponseWriter, r *http.Request) error {
 		ctx, cancel := context.WithTimeout(r.Context(), httpBudget)
 		defer cancel()
-		res, err := d.Auth.Cleanup(ctx)
+		actor, err := web.SessionOf(r)
+		if err != nil {
+			return err
+		}
+		res, err := d.Admin.Cleanup(ctx, actor)
 		if err != nil {
 			return err
 		}

@@ -18,16 +18,16 @@ type report struct {
 	Checks  map[string]auth.Check `json:"checks"`
 }
 
-func serve(t *testing.T, svc *auth.Service) *testenv.HTTP {
+func serve(t *testing.T, svc *auth.Maintenance) *testenv.HTTP {
 	logger := slog.New(slog.DiscardHandler)
 	mux := http.NewServeMux()
-	health.Register(mux, health.Deps{Logger: logger, Auth: svc, Version: "v-test"})
+	health.Register(mux, health.Deps{Logger: logger, Health: svc, Version: "v-test"})
 	return testenv.NewHTTP(t, web.Stack(logger, mux, web.Options{}))
 }
 
 func TestHealthy(t *testing.T) {
 	env := testenv.New(t)
-	c := serve(t, env.Auth)
+	c := serve(t, env.Auth.Maintenance)
 	var r report
 	c.Do("GET", "/api/auth/v2/health", nil).Want(200).JSON(&r)
 	if r.Status != "healthy" || r.Version != "v-test" {
@@ -48,7 +48,7 @@ func TestStoreDown(t *testing.T) {
 	env := testenv.New(t)
 	for _, down := range testenv.Outages() {
 		t.Run(down, func(t *testing.T) {
-			c := serve(t, env.Down(t, down).Auth)
+			c := serve(t, env.Down(t, down).Auth.Maintenance)
 			start := time.Now()
 			var r report
 			c.Do("GET", "/api/auth/v2/health", nil).Want(503).JSON(&r)

@@ -14,7 +14,7 @@ import (
 // exactly the routes the runner serves is local/openapi_test.go's job.)
 func TestOpenAPIServed(t *testing.T) {
 	env := testenv.New(t)
-	c := serve(t, env.Auth)
+	c := serve(t, env.Auth.Maintenance)
 	resp := c.Do("GET", "/api/auth/v2/openapi.json", nil).Want(200)
 	for h, want := range map[string]string{"Content-Type": "application/json", "Cache-Control": "public, max-age=300"} {
 		if got := resp.Header().Get(h); got != want {

@@ -3,6 +3,7 @@
 package health
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 
@@ -10,10 +11,15 @@ import (
 	"authfn/pkg/web"
 )
 
+// Health is what the health group needs of the core: auth.Maintenance.
+type Health interface {
+	Health(ctx context.Context) auth.Health
+}
+
 // Deps are the dependencies of the health group.
 type Deps struct {
 	Logger  *slog.Logger
-	Auth    *auth.Service
+	Health  Health
 	Version string
 }
 
@@ -31,7 +37,7 @@ func handleHealthGet(d Deps) http.Handler {
 		Checks  map[string]auth.Check `json:"checks"`
 	}
 	return web.Handle(d.Logger, func(w http.ResponseWriter, r *http.Request) error {
-		h := d.Auth.Health(r.Context())
+		h := d.Health.Health(r.Context())
 		status := http.StatusOK
 		if h.Status == auth.StatusUnhealthy {
 			status = http.StatusServiceUnavailable

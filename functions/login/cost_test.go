@@ -2,47 +2,39 @@ package login_test
 
 import (
 	"context"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"testing"
 
-	"authfn/functions/login"
+	"authfn/pkg/app"
 	"authfn/pkg/auth"
 	"authfn/pkg/postgres"
-	"authfn/pkg/redisstore"
 	"authfn/pkg/testenv"
 	"authfn/pkg/web"
 )
 
 // counted is the login group on stores whose round trips are counted.
 type counted struct {
+	*testenv.Env
 	h     http.Handler
 	trips *testenv.RoundTrips
-	svc   *auth.Service
+	svc   *auth.Sessions
 	pg    *postgres.Store
-	rs    *redisstore.Store
 }
 
 func newCounted(tb testing.TB) *counted {
 	tb.Helper()
+	env := testenv.New(tb)
 	trips := &testenv.RoundTrips{}
 	pg, err := postgres.Open(context.Background(), testenv.PostgresURL(tb), postgres.Options{Tracer: trips})
 	if err != nil {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(pg.Close)
-	rc, prefix := testenv.Redis(tb)
-	rc.AddHook(trips)
-	rs := redisstore.New(rc, redisstore.Options{Prefix: prefix})
-	svc, err := auth.NewService(testenv.Config(), auth.Stores{Users: pg, Preferences: pg, Audit: pg, Sessions: rs, Throttle: rs, Locker: rs})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	logger := slog.New(slog.DiscardHandler)
-	mux := http.NewServeMux()
-	login.Register(mux, login.Deps{Logger: logger, Auth: svc})
-	return &counted{h: web.Stack(logger, mux, web.Options{}), trips: trips, svc: svc, pg: pg, rs: rs}
+	env.Redis.AddHook(trips)
+	env = env.With(tb, app.Backends{SQL: pg, Redis: env.Redis})
+	env.SQL = pg // fixtures go to the counted store
+	return &counted{Env: env, h: env.Serve(tb, web.Options{}, "LoginFunction").Handler, trips: trips, svc: env.Auth.Sessions, pg: pg}
 }
 
 func (c *counted) get(tb testing.TB, path, token string) int {
@@ -58,9 +50,7 @@ func (c *counted) get(tb testing.TB, path, token string) int {
 // adds one PostgreSQL primary-key read, nothing else.
 func TestAuthenticatedRequestCost(t *testing.T) {
 	c := newCounted(t)
-	if _, err := c.svc.CreateUser(t.Context(), auth.Session{}, auth.NewUserInput{Username: "alice", Password: password}); err != nil {
-		t.Fatal(err)
-	}
+	c.CreateUser(t, "alice", password, false)
 	p, err := c.svc.Login(t.Context(), "alice", password)
 	if err != nil {
 		t.Fatal(err)
@@ -95,16 +85,14 @@ func TestAuthenticatedRequestCost(t *testing.T) {
 func BenchmarkRequest(b *testing.B) {
 	c := newCounted(b)
 	ctx := context.Background()
-	if _, err := c.svc.CreateUser(ctx, auth.Session{}, auth.NewUserInput{Username: "alice", Password: password}); err != nil {
-		b.Fatal(err)
-	}
+	c.CreateUser(b, "alice", password, false)
 	p, err := c.svc.Login(ctx, "alice", password)
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Run("RedisPing", func(b *testing.B) {
 		for b.Loop() {
-			if err := c.rs.Ping(ctx); err != nil {
+			if err := c.App.Stores.Sessions.Ping(ctx); err != nil {
 				b.Fatal(err)
 			}
 		}

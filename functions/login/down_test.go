@@ -15,7 +15,7 @@ import (
 func TestRedisDown(t *testing.T) {
 	live := setup(t)
 	live.CreateUser(t, "alice", password, false)
-	p := live.login(t, "alice", password)
+	p := live.Login(t, "alice", password)
 
 	f := serve(t, live.Down(t, "redis"), web.Options{})
 	bearer := testenv.Bearer(p.AccessToken)
@@ -52,7 +52,7 @@ func TestRedisDown(t *testing.T) {
 func TestPostgresDown(t *testing.T) {
 	live := setup(t)
 	live.CreateUser(t, "alice", password, false)
-	p := live.login(t, "alice", password)
+	p := live.Login(t, "alice", password)
 	f := serve(t, live.Down(t, "postgres"), web.Options{})
 	for name, do := range map[string]func() *testenv.Response{
 		"login": func() *testenv.Response {
@@ -81,7 +81,7 @@ func TestPostgresDown(t *testing.T) {
 func TestNoSecretsInLogs(t *testing.T) {
 	f := setup(t)
 	f.CreateUser(t, "alice", password, false)
-	p := f.login(t, "alice", password)
+	p := f.Login(t, "alice", password)
 	f.http.Do("POST", "/api/auth/v2/login", map[string]string{"username": "alice", "password": "my wrong secret"}).Want(401)
 	var q auth.TokenPair
 	f.http.Do("POST", "/api/auth/v2/refresh", map[string]string{"refresh_token": p.RefreshToken}).Want(200).JSON(&q)

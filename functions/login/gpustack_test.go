@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"authfn/pkg/app"
 	"authfn/pkg/auth"
 	"authfn/pkg/gpustack"
 	"authfn/pkg/gpustack/gpustacktest"
@@ -34,13 +35,7 @@ func setupGPUStack(t *testing.T, version string, timeout time.Duration) *upstrea
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := auth.NewService(env.Config, auth.Stores{Users: env.SQL, Preferences: env.SQL, Audit: env.SQL,
-		Sessions: env.Sessions, Throttle: env.Sessions, Locker: env.Sessions},
-		auth.WithClock(env.Clock.Now), auth.WithUpstream(client))
-	if err != nil {
-		t.Fatal(err)
-	}
-	env.Auth = svc
+	env = env.With(t, app.Backends{SQL: env.SQL, Redis: env.Redis}, auth.WithUpstream(client))
 	return &upstreamFixture{fixture: serve(t, env, web.Options{}), gs: gs, client: client, now: clock}
 }
 
@@ -75,7 +70,7 @@ func TestGPUStackProvisioning(t *testing.T) {
 			if u.PasswordHash != "" || u.Source != auth.SourceGPUStack {
 				t.Error("a GPUStack user got a local password hash")
 			}
-			if ev := f.events(t, auth.EventUserProvisioned); len(ev) != 1 || ev[0].IP == "" {
+			if ev := f.Events(t, auth.EventUserProvisioned); len(ev) != 1 || ev[0].IP == "" {
 				t.Errorf("user.provisioned events = %+v", ev)
 			}
 			// The tokens are this service's, like anyone's.
@@ -96,7 +91,7 @@ func TestGPUStackProvisioning(t *testing.T) {
 			if p.User.FullName != "Alice Renamed" || p.User.IsAdmin {
 				t.Errorf("after sync = %+v, want renamed and no longer admin", p.User)
 			}
-			if ev := f.events(t, auth.EventUserSynchronised); len(ev) != 1 {
+			if ev := f.Events(t, auth.EventUserSynchronised); len(ev) != 1 {
 				t.Errorf("%d user.synchronised events, want 1", len(ev))
 			}
 			if n := f.gs.RequestsTo("/version"); n != 1 {
@@ -106,7 +101,7 @@ func TestGPUStackProvisioning(t *testing.T) {
 			f.http.Do("POST", "/api/auth/v2/me/password", map[string]string{"current_password": "gpustack password", "new_password": "a local one!"},
 				testenv.Bearer(p.AccessToken)...).Want(409, "conflict")
 			pw := "a local password"
-			if _, err := f.Auth.UpdateUser(t.Context(), auth.Session{}, u.ID, auth.UserChange{Password: &pw}); auth.ErrorCode(err) != auth.CodeConflict {
+			if _, err := f.Auth.Admin.UpdateUser(t.Context(), f.Actor(t), u.ID, auth.UserChange{Password: &pw}); auth.ErrorCode(err) != auth.CodeConflict {
 				t.Errorf("admin setting a GPUStack user's password: %v, want conflict", err)
 			}
 		})
@@ -163,11 +158,7 @@ func TestGPUStackDeactivation(t *testing.T) {
 	t.Run("profile says inactive", func(t *testing.T) {
 		env := f.Env
 		up := &fixedUpstream{user: auth.UpstreamUser{Username: "gpu-carol", FullName: "Carol", IsActive: false}}
-		svc, err := auth.NewService(env.Config, auth.Stores{Users: env.SQL, Preferences: env.SQL, Audit: env.SQL,
-			Sessions: env.Sessions, Throttle: env.Sessions, Locker: env.Sessions}, auth.WithClock(env.Clock.Now), auth.WithUpstream(up))
-		if err != nil {
-			t.Fatal(err)
-		}
+		svc := env.With(t, app.Backends{SQL: env.SQL, Redis: env.Redis}, auth.WithUpstream(up)).Auth.Sessions
 		if _, err := svc.Login(t.Context(), "gpu-carol", "gpustack password"); !errors.Is(err, auth.ErrInvalidCredentials) {
 			t.Errorf("login of a user GPUStack says is inactive: %v, want invalid credentials", err)
 		}
@@ -223,7 +214,7 @@ func TestGPUStackDown(t *testing.T) {
 	// A local login meanwhile does not wait for GPUStack at all.
 	before := f.gs.Requests()
 	start = time.Now()
-	f.login(t, "alice", password)
+	f.Login(t, "alice", password)
 	if took := time.Since(start); took >= timeout {
 		t.Errorf("a local login took %s while GPUStack hung, want well under the %s timeout", took, timeout)
 	}
@@ -246,14 +237,14 @@ func TestGPUStackDown(t *testing.T) {
 	if took := time.Since(start); took >= timeout {
 		t.Errorf("an open breaker answered in %s, want at once", took)
 	}
-	if ev := f.events(t, auth.EventUpstreamFailed); len(ev) < 3 {
+	if ev := f.Events(t, auth.EventUpstreamFailed); len(ev) < 3 {
 		t.Errorf("%d upstream.failed events, want one per failed fallback", len(ev))
 	}
 	// GPUStack back, the breaker's pause over: the fallback works again.
 	f.gs.SetDown(false)
 	f.now.Advance(31 * time.Second)
 	f.loginAs("gpu-dave", "gpustack password").Want(200)
-	f.login(t, "alice", password)
+	f.Login(t, "alice", password)
 }
 
 // TestGPUStackConcurrentFirstLogins: two first sign-ins at once make one
@@ -273,7 +264,7 @@ func TestGPUStackConcurrentFirstLogins(t *testing.T) {
 			break
 		}
 	}
-	if n := len(f.events(t, auth.EventUserProvisioned)); n != 1 {
+	if n := len(f.Events(t, auth.EventUserProvisioned)); n != 1 {
 		t.Errorf("%d user.provisioned events, want 1", n)
 	}
 }
@@ -353,10 +344,10 @@ func TestGPUStackDoesNotUndoLocalDeactivation(t *testing.T) {
 	f.loginAs("gpu-frank", "gpustack password").Want(200)
 	u := f.userNamed(t, "gpu-frank")
 	off, on := false, true
-	if _, err := f.Auth.UpdateUser(t.Context(), auth.Session{}, u.ID, auth.UserChange{IsAdmin: &on}); auth.ErrorCode(err) != auth.CodeConflict {
+	if _, err := f.Auth.Admin.UpdateUser(t.Context(), f.Actor(t), u.ID, auth.UserChange{IsAdmin: &on}); auth.ErrorCode(err) != auth.CodeConflict {
 		t.Errorf("promoting a GPUStack user here: %v, want conflict", err)
 	}
-	if _, err := f.Auth.UpdateUser(t.Context(), auth.Session{}, u.ID, auth.UserChange{IsActive: &off}); err != nil {
+	if _, err := f.Auth.Admin.UpdateUser(t.Context(), f.Actor(t), u.ID, auth.UserChange{IsActive: &off}); err != nil {
 		t.Fatal(err)
 	}
 	f.loginAs("gpu-frank", "gpustack password").Want(401, "invalid_credentials")

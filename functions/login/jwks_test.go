@@ -1,14 +1,13 @@
 package login_test
 
 import (
+	"authfn/pkg/app"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
 	"testing"
 
 	"github.com/golang-jwt/jwt/v5"
-
-	"authfn/pkg/auth"
 )
 
 // TestJWKSWithEdDSA: with an Ed25519 key the public half is served, public
@@ -20,7 +19,7 @@ func TestJWKSWithEdDSA(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := setup(t, func(c *auth.Config) { c.Tokens.Secret, c.Tokens.PrivateKey = nil, key })
+	f := setup(t, func(c *app.Config) { c.JWTSecret, c.JWTPrivateKey = nil, key })
 	f.CreateUser(t, "alice", password, false)
 
 	var set struct {
@@ -40,7 +39,7 @@ func TestJWKSWithEdDSA(t *testing.T) {
 		t.Fatalf("x = %q: %v", jwk["x"], err)
 	}
 
-	p := f.login(t, "alice", password)
+	p := f.Login(t, "alice", password)
 	tok, err := jwt.Parse(p.AccessToken, func(tok *jwt.Token) (any, error) {
 		if tok.Header["kid"] != jwk["kid"] {
 			t.Errorf("token kid %v, JWKS kid %q", tok.Header["kid"], jwk["kid"])

@@ -52,7 +52,7 @@ func handleLogin(d Deps) http.Handler {
 		if err := c.Validate(); err != nil {
 			return err
 		}
-		pair, err := d.Auth.Login(r.Context(), c.Username, c.Password)
+		pair, err := d.Sessions.Login(r.Context(), c.Username, c.Password)
 		if err != nil {
 			return err
 		}
@@ -93,7 +93,7 @@ func handleRefresh(d Deps) http.Handler {
 		if req.RefreshToken == "" {
 			return &auth.Error{Code: auth.CodeValidation, Message: "refresh_token is required.", Fields: map[string]string{"refresh_token": "is required"}}
 		}
-		pair, err := d.Auth.Refresh(r.Context(), req.RefreshToken)
+		pair, err := d.Sessions.Refresh(r.Context(), req.RefreshToken)
 		if err != nil {
 			return err
 		}
@@ -131,7 +131,7 @@ func handleLogout(d Deps) http.Handler {
 		if err != nil {
 			return err
 		}
-		n, err := d.Auth.Logout(r.Context(), sess, req.All)
+		n, err := d.Sessions.Logout(r.Context(), sess, req.All)
 		if err != nil {
 			return err
 		}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"authfn/pkg/app"
 	"authfn/pkg/auth"
 	"authfn/pkg/testenv"
 	"authfn/pkg/web"
@@ -116,7 +117,7 @@ func TestLoginFailuresLookAlike(t *testing.T) {
 	f.CreateUser(t, "alice", password, false)
 	bob := f.CreateUser(t, "bob", password, false)
 	off := false
-	if _, err := f.Auth.UpdateUser(t.Context(), auth.Session{}, bob.ID, auth.UserChange{IsActive: &off}); err != nil {
+	if _, err := f.Auth.Admin.UpdateUser(t.Context(), f.Actor(t), bob.ID, auth.UserChange{IsActive: &off}); err != nil {
 		t.Fatal(err)
 	}
 	cases := map[string][2]string{
@@ -145,7 +146,7 @@ func TestLoginFailuresLookAlike(t *testing.T) {
 			}
 		})
 	}
-	if ev := f.events(t, auth.EventLoginFailed); len(ev) != len(cases) {
+	if ev := f.Events(t, auth.EventLoginFailed); len(ev) != len(cases) {
 		t.Errorf("%d login.failed events, want %d", len(ev), len(cases))
 	}
 }
@@ -156,14 +157,14 @@ func TestLoginPasswordOver72Bytes(t *testing.T) {
 	f := setup(t)
 	pw72 := strings.Repeat("p", 72)
 	f.CreateUser(t, "alice", pw72, false)
-	f.login(t, "alice", pw72)
+	f.Login(t, "alice", pw72)
 	f.http.Do("POST", "/api/auth/v2/login", map[string]string{"username": "alice", "password": pw72 + "extra"}).Want(401, "invalid_credentials")
 }
 
 func TestLoginUsernameWithoutRegardToCase(t *testing.T) {
 	f := setup(t)
 	f.CreateUser(t, "Alice", password, false)
-	p := f.login(t, "aLICE", password)
+	p := f.Login(t, "aLICE", password)
 	if p.User.Username != "Alice" {
 		t.Errorf("username = %q, want the stored Alice", p.User.Username)
 	}
@@ -203,7 +204,7 @@ func TestLoginBadInput(t *testing.T) {
 	}
 	f.http.Do("GET", "/api/auth/v2/login", nil).Want(405, "method_not_allowed")
 	// None of it counted as a failed login against alice.
-	f.login(t, "alice", password)
+	f.Login(t, "alice", password)
 }
 
 func TestLoginThrottlePerUsername(t *testing.T) {
@@ -221,17 +222,17 @@ func TestLoginThrottlePerUsername(t *testing.T) {
 	}
 	f.http.RemoteAddr = "198.51.100.99:5555"
 	f.http.Do("POST", "/api/auth/v2/login", map[string]string{"username": "alice", "password": password}).Want(429)
-	if len(f.events(t, auth.EventLoginLocked)) != 1 {
+	if len(f.Events(t, auth.EventLoginLocked)) != 1 {
 		t.Error("no login.locked audit event")
 	}
 	// The lock ends by itself (docs/security.md 10) ...
 	f.Clock.Advance(time.Duration(ra)*time.Second + time.Second)
-	f.login(t, "alice", password)
+	f.Login(t, "alice", password)
 	// ... and a success clears the count: four more failures are not a lock.
 	for i := 0; i < 4; i++ {
 		f.http.Do("POST", "/api/auth/v2/login", bad).Want(401)
 	}
-	f.login(t, "alice", password)
+	f.Login(t, "alice", password)
 }
 
 func TestLoginThrottleBackOffGrows(t *testing.T) {
@@ -261,7 +262,7 @@ func TestLoginThrottleBackOffGrows(t *testing.T) {
 }
 
 func TestLoginThrottlePerIP(t *testing.T) {
-	f := setup(t, func(c *auth.Config) { c.IPThrottle.Max = 3 })
+	f := setup(t, func(c *app.Config) { c.LoginMaxFailuresPerIP = 3 })
 	f.CreateUser(t, "alice", password, false)
 	for i := 0; i < 3; i++ {
 		// Different, unknown usernames: they count against the address too.
@@ -271,11 +272,11 @@ func TestLoginThrottlePerIP(t *testing.T) {
 	f.http.Do("POST", "/api/auth/v2/login", map[string]string{"username": "alice", "password": password},
 		"X-Forwarded-For", "203.0.113.200").Want(429, "too_many_requests")
 	f.http.RemoteAddr = "198.51.100.7:1"
-	f.login(t, "alice", password)
+	f.Login(t, "alice", password)
 }
 
 func TestTrustedProxyAddress(t *testing.T) {
-	env := testenv.New(t, func(c *auth.Config) { c.IPThrottle.Max = 2 })
+	env := testenv.New(t, func(c *app.Config) { c.LoginMaxFailuresPerIP = 2 })
 	f := serve(t, env, webOptionsTrusting("10.0.0.0/8"))
 	f.http.RemoteAddr = "10.1.2.3:999"
 	f.CreateUser(t, "alice", password, false)
@@ -284,7 +285,7 @@ func TestTrustedProxyAddress(t *testing.T) {
 	}
 	f.http.Do("POST", "/api/auth/v2/login", map[string]string{"username": "alice", "password": password}, "X-Forwarded-For", "203.0.113.1").Want(429)
 	// Another client behind the same proxy is not locked out ...
-	p := f.login(t, "alice", password) // (no header: the proxy itself)
+	p := f.Login(t, "alice", password) // (no header: the proxy itself)
 	var s struct{ Sessions []auth.Session }
 	f.http.Do("GET", "/api/auth/v2/me/sessions", nil, testenv.Bearer(p.AccessToken)...).Want(200).JSON(&s)
 	if s.Sessions[0].IP != "10.1.2.3" {
@@ -315,12 +316,9 @@ func loginHeaders(t *testing.T, f *fixture, h ...string) auth.TokenPair {
 func TestLoginRehashesOnCostChange(t *testing.T) {
 	f := setup(t)
 	alice := f.CreateUser(t, "alice", password, false) // cost 4
-	cfg := f.Config
-	cfg.BcryptCost = 5
-	svc, err := auth.NewService(cfg, auth.Stores{Users: f.SQL, Preferences: f.SQL, Audit: f.SQL, Sessions: f.Sessions, Throttle: f.Sessions, Locker: f.Sessions})
-	if err != nil {
-		t.Fatal(err)
-	}
+	rebuilt := *f.Env
+	rebuilt.Config.BcryptCost = 5
+	svc := rebuilt.With(t, app.Backends{SQL: f.SQL, Redis: f.Redis}).Auth.Sessions
 	if _, err := svc.Login(t.Context(), "alice", password); err != nil {
 		t.Fatal(err)
 	}
@@ -339,12 +337,12 @@ func TestLoginRehashesOnCostChange(t *testing.T) {
 func TestAccessTokenRejected(t *testing.T) {
 	f := setup(t)
 	f.CreateUser(t, "alice", password, false)
-	p := f.login(t, "alice", password)
+	p := f.Login(t, "alice", password)
 	claims := func(change func(jwt.MapClaims)) string {
 		c := jwt.MapClaims{"iss": "authfn", "aud": "authfn", "sub": strconv.FormatInt(p.User.ID, 10), "sid": p.SessionID,
 			"iat": f.Clock.Now().Unix(), "exp": f.Clock.Now().Add(time.Minute).Unix(), "jti": "x"}
 		change(c)
-		s, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(f.Config.Tokens.Secret)
+		s, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(f.Config.JWTSecret)
 		return s
 	}
 	none, _ := jwt.NewWithClaims(jwt.SigningMethodNone, jwt.MapClaims{"sub": "1", "sid": p.SessionID}).SignedString(jwt.UnsafeAllowNoneSignatureType)
@@ -390,7 +388,7 @@ func tamperAdmin(t *testing.T, token string) string {
 func TestMe(t *testing.T) {
 	f := setup(t)
 	alice := f.CreateUser(t, "alice", password, true)
-	p := f.login(t, "alice", password)
+	p := f.Login(t, "alice", password)
 	var u map[string]any
 	f.http.Do("GET", "/api/auth/v2/me", nil, testenv.Bearer(p.AccessToken)...).Want(200).JSON(&u)
 	for _, k := range []string{"id", "username", "full_name", "is_admin", "is_active", "created_at", "updated_at", "last_login_at"} {
@@ -454,7 +452,7 @@ func TestLoginThrottleUnderConcurrency(t *testing.T) {
 // TestLoginThrottleIPv6Prefix: an IPv6 client is counted by its /64, so
 // rotating through its own addresses does not reset the per-address limit.
 func TestLoginThrottleIPv6Prefix(t *testing.T) {
-	f := setup(t, func(c *auth.Config) { c.IPThrottle.Max = 3 })
+	f := setup(t, func(c *app.Config) { c.LoginMaxFailuresPerIP = 3 })
 	f.CreateUser(t, "alice", password, false)
 	for i := 1; i <= 3; i++ {
 		f.http.RemoteAddr = "[2001:db8:1:2::" + strconv.Itoa(i) + "]:4000"
@@ -463,7 +461,7 @@ func TestLoginThrottleIPv6Prefix(t *testing.T) {
 	f.http.RemoteAddr = "[2001:db8:1:2:ffff::9]:4000"
 	f.http.Do("POST", "/api/auth/v2/login", map[string]string{"username": "alice", "password": password}).Want(429, "too_many_requests")
 	f.http.RemoteAddr = "[2001:db8:1:3::1]:4000" // another /64
-	f.login(t, "alice", password)
+	f.Login(t, "alice", password)
 }
 
 // TestLoginOutageDoesNotLock: attempts that fail because a store is down
@@ -475,5 +473,5 @@ func TestLoginOutageDoesNotLock(t *testing.T) {
 	for i := 0; i < 6; i++ {
 		f.http.Do("POST", "/api/auth/v2/login", map[string]string{"username": "alice", "password": password}).Want(503)
 	}
-	live.login(t, "alice", password)
+	live.Login(t, "alice", password)
 }

@@ -13,7 +13,7 @@ func handleMeGet(d Deps) http.Handler {
 		if err != nil {
 			return err
 		}
-		u, err := d.Auth.Me(r.Context(), sess)
+		u, err := d.Sessions.Me(r.Context(), sess)
 		if err != nil {
 			return err
 		}
@@ -31,7 +31,7 @@ func handleMySessionList(d Deps) http.Handler {
 		if err != nil {
 			return err
 		}
-		list, err := d.Auth.MySessions(r.Context(), sess)
+		list, err := d.Sessions.MySessions(r.Context(), sess)
 		if err != nil {
 			return err
 		}
@@ -49,7 +49,7 @@ func handleMySessionEnd(d Deps) http.Handler {
 		if err != nil {
 			return err
 		}
-		if err := d.Auth.EndOwnSession(r.Context(), sess, r.PathValue("session_id")); err != nil {
+		if err := d.Sessions.EndOwnSession(r.Context(), sess, r.PathValue("session_id")); err != nil {
 			return err
 		}
 		w.WriteHeader(http.StatusNoContent)
@@ -86,7 +86,7 @@ func handleMyPasswordChange(d Deps) http.Handler {
 		if err != nil {
 			return err
 		}
-		if err := d.Auth.ChangePassword(r.Context(), sess, req.CurrentPassword, req.NewPassword); err != nil {
+		if err := d.Sessions.ChangePassword(r.Context(), sess, req.CurrentPassword, req.NewPassword); err != nil {
 			return err
 		}
 		w.WriteHeader(http.StatusNoContent)
@@ -96,7 +96,7 @@ func handleMyPasswordChange(d Deps) http.Handler {
 
 func handleJWKSGet(d Deps) http.Handler {
 	return web.Handle(d.Logger, func(w http.ResponseWriter, r *http.Request) error {
-		jwks, ok := d.Auth.JWKS()
+		jwks, ok := d.Sessions.JWKS()
 		if !ok {
 			return auth.Errorf(auth.CodeNotFound, "Tokens are signed with a shared secret; there is no public key to publish.")
 		}

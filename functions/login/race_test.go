@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"authfn/pkg/app"
 	"authfn/pkg/auth"
 	"authfn/pkg/postgres"
 	"authfn/pkg/testenv"
@@ -32,36 +33,29 @@ func (c *changeAfterLookup) UserByUsername(ctx context.Context, name string) (au
 // deactivation or a password reset, and starts its session after that
 // change's revocations, must not leave a live session (docs/security.md 21).
 func TestLoginRacingAChange(t *testing.T) {
-	for name, change := range map[string]func(*auth.Service, int64) error{
-		"deactivation": func(s *auth.Service, id int64) error {
+	for name, change := range map[string]func(*auth.Admin, auth.Session, int64) error{
+		"deactivation": func(s *auth.Admin, actor auth.Session, id int64) error {
 			off := false
-			_, err := s.UpdateUser(context.Background(), auth.Session{}, id, auth.UserChange{IsActive: &off})
+			_, err := s.UpdateUser(context.Background(), actor, id, auth.UserChange{IsActive: &off})
 			return err
 		},
-		"password reset": func(s *auth.Service, id int64) error {
+		"password reset": func(s *auth.Admin, actor auth.Session, id int64) error {
 			pw := "reset by an admin"
-			_, err := s.UpdateUser(context.Background(), auth.Session{}, id, auth.UserChange{Password: &pw})
+			_, err := s.UpdateUser(context.Background(), actor, id, auth.UserChange{Password: &pw})
 			return err
 		},
 	} {
 		t.Run(name, func(t *testing.T) {
 			env := testenv.New(t)
-			env.CreateUser(t, "admin", password, true)
+			admin := env.CreateUser(t, "admin", password, true)
 			alice := env.CreateUser(t, "alice", password, false)
 			racing := &changeAfterLookup{Store: env.SQL}
-			svc, err := auth.NewService(env.Config, auth.Stores{Users: racing, Preferences: env.SQL, Audit: env.SQL,
-				Sessions: env.Sessions, Throttle: env.Sessions, Locker: env.Sessions}, auth.WithClock(env.Clock.Now))
-			if err != nil {
-				t.Fatal(err)
-			}
 			racing.change = func() {
-				if err := change(env.Auth, alice.ID); err != nil {
+				if err := change(env.Auth.Admin, auth.Session{UserID: admin.ID, Username: admin.Username}, alice.ID); err != nil {
 					t.Errorf("the admin's change: %v", err)
 				}
 			}
-			racy := *env
-			racy.Auth = svc
-			f := serve(t, &racy, web.Options{})
+			f := serve(t, env.With(t, app.Backends{SQL: racing, Redis: env.Redis}), web.Options{})
 			f.http.Do("POST", "/api/auth/v2/login", map[string]string{"username": "alice", "password": password}).Want(401, "invalid_credentials")
 			list, err := env.Sessions.UserSessions(t.Context(), alice.ID, env.Clock.Now())
 			if err != nil {

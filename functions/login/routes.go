@@ -3,6 +3,7 @@
 package login
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 
@@ -10,15 +11,28 @@ import (
 	"authfn/pkg/web"
 )
 
+// Sessions is what the login group needs of the core: auth.Sessions.
+type Sessions interface {
+	web.Authenticator
+	Login(ctx context.Context, username, password string) (auth.TokenPair, error)
+	Refresh(ctx context.Context, token string) (auth.TokenPair, error)
+	Logout(ctx context.Context, s auth.Session, all bool) (int, error)
+	Me(ctx context.Context, s auth.Session) (auth.User, error)
+	MySessions(ctx context.Context, s auth.Session) ([]auth.Session, error)
+	EndOwnSession(ctx context.Context, s auth.Session, sessionID string) error
+	ChangePassword(ctx context.Context, s auth.Session, current, next string) error
+	JWKS() ([]byte, bool)
+}
+
 // Deps are the dependencies of the login group.
 type Deps struct {
-	Logger *slog.Logger
-	Auth   *auth.Service
+	Logger   *slog.Logger
+	Sessions Sessions
 }
 
 // Register adds the login group's routes to mux. This is the group's whole API surface.
 func Register(mux web.Router, d Deps) {
-	authed := func(h http.Handler) http.Handler { return web.RequireSession(d.Logger, d.Auth, h) }
+	authed := func(h http.Handler) http.Handler { return web.RequireSession(d.Logger, d.Sessions, h) }
 	mux.Handle("POST /api/auth/v2/login", handleLogin(d))
 	mux.Handle("POST /api/auth/v2/refresh", handleRefresh(d))
 	mux.Handle("POST /api/auth/v2/logout", authed(handleLogout(d)))

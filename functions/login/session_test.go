@@ -13,7 +13,7 @@ import (
 func TestLogout(t *testing.T) {
 	f := setup(t)
 	f.CreateUser(t, "alice", password, false)
-	a, b, c := f.login(t, "alice", password), f.login(t, "alice", password), f.login(t, "alice", password)
+	a, b, c := f.Login(t, "alice", password), f.Login(t, "alice", password), f.Login(t, "alice", password)
 	var out struct{ Revoked int }
 	f.http.Do("POST", "/api/auth/v2/logout", nil, testenv.Bearer(a.AccessToken)...).Want(200).JSON(&out)
 	if out.Revoked != 1 {
@@ -28,13 +28,13 @@ func TestLogout(t *testing.T) {
 	if out.Revoked != 1 {
 		t.Errorf("all=false revoked = %d, want 1", out.Revoked)
 	}
-	d := f.login(t, "alice", password)
+	d := f.Login(t, "alice", password)
 	f.http.Do("POST", "/api/auth/v2/logout", `{"all":true}`, testenv.Bearer(c.AccessToken)...).Want(200).JSON(&out)
 	if out.Revoked != 2 {
 		t.Errorf("all=true revoked = %d, want 2 (c and d)", out.Revoked)
 	}
 	f.http.Do("GET", "/api/auth/v2/me", nil, testenv.Bearer(d.AccessToken)...).Want(401)
-	if n := len(f.events(t, auth.EventLogout)); n != 3 {
+	if n := len(f.Events(t, auth.EventLogout)); n != 3 {
 		t.Errorf("%d logout events, want 3", n)
 	}
 }
@@ -42,7 +42,7 @@ func TestLogout(t *testing.T) {
 func TestLogoutBadInput(t *testing.T) {
 	f := setup(t)
 	f.CreateUser(t, "alice", password, false)
-	p := f.login(t, "alice", password)
+	p := f.Login(t, "alice", password)
 	bearer := testenv.Bearer(p.AccessToken)
 	f.http.Do("POST", "/api/auth/v2/logout", nil).Want(401, "invalid_token")
 	f.http.Do("POST", "/api/auth/v2/logout", `{"all":"yes"}`, bearer...).Want(422, "validation_failed")
@@ -57,7 +57,7 @@ func TestLogoutBadInput(t *testing.T) {
 func TestRefreshRotates(t *testing.T) {
 	f := setup(t)
 	f.CreateUser(t, "alice", password, false)
-	p := f.login(t, "alice", password)
+	p := f.Login(t, "alice", password)
 	f.Clock.Advance(time.Hour)
 	var q auth.TokenPair
 	resp := f.http.Do("POST", "/api/auth/v2/refresh", map[string]string{"refresh_token": p.RefreshToken}).Want(200)
@@ -81,7 +81,7 @@ func TestRefreshRotates(t *testing.T) {
 func TestRefreshReuse(t *testing.T) {
 	f := setup(t)
 	f.CreateUser(t, "alice", password, false)
-	p := f.login(t, "alice", password)
+	p := f.Login(t, "alice", password)
 	var q auth.TokenPair
 	f.http.Do("POST", "/api/auth/v2/refresh", map[string]string{"refresh_token": p.RefreshToken}).Want(200).JSON(&q)
 	f.Clock.Advance(9 * time.Second)
@@ -96,7 +96,7 @@ func TestRefreshReuse(t *testing.T) {
 	// The newest pair died with the session.
 	f.http.Do("GET", "/api/auth/v2/me", nil, testenv.Bearer(q.AccessToken)...).Want(401, "invalid_token")
 	f.http.Do("POST", "/api/auth/v2/refresh", map[string]string{"refresh_token": q.RefreshToken}).Want(401)
-	ev := f.events(t, auth.EventRefreshReused)
+	ev := f.Events(t, auth.EventRefreshReused)
 	if len(ev) != 1 || ev[0].IP == "" || ev[0].RequestID == "" {
 		t.Errorf("refresh.reused events = %+v, want one with IP and request id", ev)
 	}
@@ -107,7 +107,7 @@ func TestRefreshReuse(t *testing.T) {
 func TestRefreshConcurrent(t *testing.T) {
 	f := setup(t)
 	f.CreateUser(t, "alice", password, false)
-	p := f.login(t, "alice", password)
+	p := f.Login(t, "alice", password)
 	var wg sync.WaitGroup
 	codes := make([]int, 10)
 	pairs := make([]auth.TokenPair, 10)
@@ -146,12 +146,12 @@ func TestRefreshLifetimes(t *testing.T) {
 	f := setup(t)
 	f.CreateUser(t, "alice", password, false)
 	// Idle: a session not refreshed for 7 days ends.
-	p := f.login(t, "alice", password)
+	p := f.Login(t, "alice", password)
 	f.Clock.Advance(7*24*time.Hour + time.Second)
 	f.http.Do("POST", "/api/auth/v2/refresh", map[string]string{"refresh_token": p.RefreshToken}).Want(401, "invalid_token")
 
 	// Absolute: refreshing every 6 days never carries a session past 30.
-	p = f.login(t, "alice", password)
+	p = f.Login(t, "alice", password)
 	started := f.Clock.Now()
 	tok := p.RefreshToken
 	for {
@@ -177,7 +177,7 @@ func TestRefreshLifetimes(t *testing.T) {
 func TestRefreshBadInput(t *testing.T) {
 	f := setup(t)
 	f.CreateUser(t, "alice", password, false)
-	p := f.login(t, "alice", password)
+	p := f.Login(t, "alice", password)
 	for name, tc := range map[string]struct {
 		body   string
 		status int
@@ -204,9 +204,9 @@ func TestRefreshOfDeactivatedUser(t *testing.T) {
 	f := setup(t)
 	f.CreateUser(t, "admin", password, true)
 	bob := f.CreateUser(t, "bob", password, false)
-	p := f.login(t, "bob", password)
+	p := f.Login(t, "bob", password)
 	off := false
-	if _, err := f.Auth.UpdateUser(t.Context(), auth.Session{}, bob.ID, auth.UserChange{IsActive: &off}); err != nil {
+	if _, err := f.Auth.Admin.UpdateUser(t.Context(), f.Actor(t), bob.ID, auth.UserChange{IsActive: &off}); err != nil {
 		t.Fatal(err)
 	}
 	f.http.Do("POST", "/api/auth/v2/refresh", map[string]string{"refresh_token": p.RefreshToken}).Want(401, "invalid_token")
@@ -217,9 +217,9 @@ func TestMySessions(t *testing.T) {
 	f := setup(t)
 	f.CreateUser(t, "alice", password, false)
 	f.CreateUser(t, "bob", password, false)
-	a := f.login(t, "alice", password)
-	b := f.login(t, "alice", password)
-	other := f.login(t, "bob", password)
+	a := f.Login(t, "alice", password)
+	b := f.Login(t, "alice", password)
+	other := f.Login(t, "bob", password)
 	var s struct{ Sessions []auth.Session }
 	f.http.Do("GET", "/api/auth/v2/me/sessions", nil, testenv.Bearer(a.AccessToken)...).Want(200).JSON(&s)
 	if len(s.Sessions) != 2 {
@@ -246,7 +246,7 @@ func TestMySessions(t *testing.T) {
 func TestChangePassword(t *testing.T) {
 	f := setup(t)
 	f.CreateUser(t, "alice", password, false)
-	a, b := f.login(t, "alice", password), f.login(t, "alice", password)
+	a, b := f.Login(t, "alice", password), f.Login(t, "alice", password)
 	bearer := testenv.Bearer(a.AccessToken)
 	const next = "a brand new password"
 	for name, tc := range map[string]struct {
@@ -274,14 +274,14 @@ func TestChangePassword(t *testing.T) {
 	f.http.Do("POST", "/api/auth/v2/refresh", map[string]string{"refresh_token": b.RefreshToken}).Want(401)
 	f.http.Do("GET", "/api/auth/v2/me", nil, bearer...).Want(200)
 	f.http.Do("POST", "/api/auth/v2/login", map[string]string{"username": "alice", "password": password}).Want(401)
-	f.login(t, "alice", next)
+	f.Login(t, "alice", next)
 	f.http.Do("POST", "/api/auth/v2/me/password", map[string]string{"current_password": password, "new_password": next}).Want(401, "invalid_token")
 }
 
 func TestChangePasswordGuessesAreThrottled(t *testing.T) {
 	f := setup(t)
 	f.CreateUser(t, "alice", password, false)
-	bearer := testenv.Bearer(f.login(t, "alice", password).AccessToken)
+	bearer := testenv.Bearer(f.Login(t, "alice", password).AccessToken)
 	for i := 0; i < 5; i++ {
 		f.http.Do("POST", "/api/auth/v2/me/password", map[string]string{"current_password": "guess number " + string(rune('a'+i)), "new_password": "whatever123"}, bearer...).Want(401)
 	}
@@ -293,11 +293,11 @@ func TestChangePasswordGuessesAreThrottled(t *testing.T) {
 func TestRedisFlushOnlyLogsOut(t *testing.T) {
 	f := setup(t)
 	f.CreateUser(t, "alice", password, false)
-	p := f.login(t, "alice", password)
+	p := f.Login(t, "alice", password)
 	f.FlushRedis(t)
 	f.http.Do("GET", "/api/auth/v2/me", nil, testenv.Bearer(p.AccessToken)...).Want(401, "invalid_token")
 	f.http.Do("POST", "/api/auth/v2/refresh", map[string]string{"refresh_token": p.RefreshToken}).Want(401, "invalid_token")
-	f.login(t, "alice", password)
+	f.Login(t, "alice", password)
 }
 
 func TestJWKS(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"authfn/pkg/app"
 	"authfn/pkg/auth"
 )
 
@@ -24,15 +25,15 @@ func TestLoginTimingDoesNotTellUsersApart(t *testing.T) {
 	if testing.Short() {
 		t.Skip("timing needs a few hundred real bcrypt hashes")
 	}
-	f := setup(t, func(c *auth.Config) {
+	f := setup(t, func(c *app.Config) {
 		c.BcryptCost = auth.MinBcryptCost
-		c.UserThrottle.Max, c.IPThrottle.Max = 1<<30, 1<<30 // measure the hashing, not the lockout
+		c.LoginMaxFailures, c.LoginMaxFailuresPerIP = 1<<30, 1<<30 // measure the hashing, not the lockout
 	})
 	f.CreateUser(t, "alice", password, false)
 	bob := f.CreateUser(t, "bob", password, false)
 	f.CreateUser(t, "admin", password, true)
 	off := false
-	if _, err := f.Auth.UpdateUser(t.Context(), auth.Session{}, bob.ID, auth.UserChange{IsActive: &off}); err != nil {
+	if _, err := f.Auth.Admin.UpdateUser(t.Context(), f.Actor(t), bob.ID, auth.UserChange{IsActive: &off}); err != nil {
 		t.Fatal(err)
 	}
 	kinds := map[string]map[string]string{

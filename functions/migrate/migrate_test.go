@@ -14,24 +14,25 @@ import (
 	"authfn/pkg/testenv"
 )
 
-func newApp(t *testing.T) *app.App {
+// newSetup opens the migration step as its Lambda does: PostgreSQL only,
+// with nothing in the environment but the database and the admin settings
+// (no REDIS_URL, no JWT_SECRET).
+func newSetup(t *testing.T) migrate.Setup {
 	t.Helper()
-	_, prefix := testenv.Redis(t)
 	env := map[string]string{
-		"DATABASE_URL": testenv.EmptyPostgresURL(t), "REDIS_URL": testenv.DefaultRedisURL, "REDIS_KEY_PREFIX": prefix,
-		"JWT_SECRET": "0123456789abcdef0123456789abcdef", "ADMIN_PASSWORD": "first admin password", "BCRYPT_COST": "10",
+		"DATABASE_URL": testenv.EmptyPostgresURL(t), "ADMIN_PASSWORD": "first admin password", "BCRYPT_COST": "10",
 	}
-	a, err := app.Open(t.Context(), func(k string) string { return env[k] })
+	setup, closeDB, err := app.OpenSetup(t.Context(), func(k string) string { return env[k] }, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(a.Close)
-	return a
+	t.Cleanup(closeDB)
+	return setup
 }
 
 func TestDirectInvocation(t *testing.T) {
-	a := newApp(t)
-	h := migrate.Handler(a.Setup)
+	setup := newSetup(t)
+	h := migrate.Handler(setup)
 	out, err := h(context.Background(), json.RawMessage(`{}`))
 	if err != nil {
 		t.Fatal(err)
@@ -52,7 +53,7 @@ func TestDirectInvocation(t *testing.T) {
 // TestCustomResource: CloudFormation's events get their answer at the
 // presigned URL; Delete never touches the schema.
 func TestCustomResource(t *testing.T) {
-	a := newApp(t)
+	setup := newSetup(t)
 	var mu sync.Mutex
 	var replies []map[string]any
 	cfnEndpoint := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -64,9 +65,9 @@ func TestCustomResource(t *testing.T) {
 		mu.Unlock()
 	}))
 	defer cfnEndpoint.Close()
-	h := migrate.Handler(a.Setup)
+	h := migrate.Handler(setup)
 	ran := 0
-	counting := migrate.Handler(func(ctx context.Context) (app.SetupResult, error) { ran++; return a.Setup(ctx) })
+	counting := migrate.Handler(func(ctx context.Context) (app.SetupResult, error) { ran++; return setup(ctx) })
 	for _, tc := range []struct {
 		kind    string
 		handler func(context.Context, json.RawMessage) (any, error)

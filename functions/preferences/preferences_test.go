@@ -2,8 +2,6 @@ package preferences_test
 
 import (
 	"encoding/json"
-	"log/slog"
-	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -11,8 +9,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"authfn/functions/login"
-	"authfn/functions/preferences"
 	"authfn/pkg/auth"
 	"authfn/pkg/testenv"
 	"authfn/pkg/web"
@@ -20,21 +16,15 @@ import (
 
 const password = "correct horse battery"
 
-func serve(t *testing.T, svc *auth.Service) *testenv.HTTP {
-	logger := slog.New(slog.DiscardHandler)
-	mux := http.NewServeMux()
-	login.Register(mux, login.Deps{Logger: logger, Auth: svc})
-	preferences.Register(mux, preferences.Deps{Logger: logger, Auth: svc})
-	return testenv.NewHTTP(t, web.Stack(logger, mux, web.Options{}))
+func serve(t *testing.T, env *testenv.Env) *testenv.HTTP {
+	return env.Serve(t, web.Options{}, "LoginFunction", "PreferencesFunction").HTTP(t)
 }
 
 func setup(t *testing.T) (*testenv.Env, *testenv.HTTP, []string) {
 	env := testenv.New(t)
 	env.CreateUser(t, "alice", password, false)
-	c := serve(t, env.Auth)
-	var p auth.TokenPair
-	c.Do("POST", "/api/auth/v2/login", map[string]string{"username": "alice", "password": password}).Want(200).JSON(&p)
-	return env, c, testenv.Bearer(p.AccessToken)
+	s := env.Serve(t, web.Options{}, "LoginFunction", "PreferencesFunction")
+	return env, s.HTTP(t), testenv.Bearer(s.Login(t, "alice", password).AccessToken)
 }
 
 type prefs struct {
@@ -165,7 +155,7 @@ func TestPreferencesConcurrentMerges(t *testing.T) {
 
 func TestPreferencesStoreDown(t *testing.T) {
 	env, _, bearer := setup(t)
-	c := serve(t, env.Down(t, "postgres").Auth)
+	c := serve(t, env.Down(t, "postgres"))
 	start := time.Now()
 	c.Do("GET", "/api/auth/v2/preferences", nil, bearer...).Want(503, "unavailable")
 	c.Do("POST", "/api/auth/v2/preferences", `{"a":1}`, bearer...).Want(503, "unavailable")
@@ -173,9 +163,9 @@ func TestPreferencesStoreDown(t *testing.T) {
 		t.Errorf("two requests took %s with PostgreSQL down", time.Since(start))
 	}
 
-	serve(t, env.Down(t, "redis").Auth).Do("POST", "/api/auth/v2/preferences", `{"a":1}`, bearer...).Want(503, "unavailable")
+	serve(t, env.Down(t, "redis")).Do("POST", "/api/auth/v2/preferences", `{"a":1}`, bearer...).Want(503, "unavailable")
 	var got prefs
-	serve(t, env.Auth).Do("GET", "/api/auth/v2/preferences", nil, bearer...).Want(200).JSON(&got)
+	serve(t, env).Do("GET", "/api/auth/v2/preferences", nil, bearer...).Want(200).JSON(&got)
 	if len(got.Preferences) != 0 {
 		t.Errorf("a refused write landed: %v", got.Preferences)
 	}

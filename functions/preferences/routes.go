@@ -3,6 +3,7 @@
 package preferences
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 
@@ -10,10 +11,17 @@ import (
 	"authfn/pkg/web"
 )
 
+// Prefs is what the preferences group needs of the core: auth.Prefs.
+type Prefs interface {
+	Preferences(ctx context.Context, s auth.Session) (auth.Preferences, error)
+	UpdatePreferences(ctx context.Context, s auth.Session, patch auth.Preferences) (auth.Preferences, error)
+}
+
 // Deps are the dependencies of the preferences group.
 type Deps struct {
 	Logger *slog.Logger
-	Auth   *auth.Service
+	Auth   web.Authenticator
+	Prefs  Prefs
 }
 
 // Register adds the preferences group's routes to mux. This is the group's whole API surface.
@@ -33,7 +41,7 @@ func handlePreferencesGet(d Deps) http.Handler {
 		if err != nil {
 			return err
 		}
-		p, err := d.Auth.Preferences(r.Context(), sess)
+		p, err := d.Prefs.Preferences(r.Context(), sess)
 		if err != nil {
 			return err
 		}
@@ -55,7 +63,7 @@ func handlePreferencesUpdate(d Deps) http.Handler {
 		if err != nil {
 			return err
 		}
-		p, err := d.Auth.UpdatePreferences(r.Context(), sess, patch)
+		p, err := d.Prefs.UpdatePreferences(r.Context(), sess, patch)
 		if err != nil {
 			return err
 		}

@@ -16,12 +16,12 @@ func TestAdminOnly(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
 	alice := f.user(t, "alice")
-	plain := f.login(t, "alice", password)
-	revoked := f.login(t, "root", adminPassword)
+	plain := f.Login(t, "alice", password)
+	revoked := f.Login(t, "root", adminPassword)
 	f.do(t, "POST", base+"/logout", nil, testenv.Bearer(revoked.AccessToken)...).Want(200)
 	f.CreateUser(t, "demoted", password, true)
-	demoted := f.login(t, "demoted", password)
-	if _, err := f.Auth.UpdateUser(t.Context(), auth.Session{}, demoted.User.ID, auth.UserChange{IsAdmin: new(false)}); err != nil {
+	demoted := f.Login(t, "demoted", password)
+	if _, err := f.Auth.Admin.UpdateUser(t.Context(), f.Actor(t), demoted.User.ID, auth.UserChange{IsAdmin: new(false)}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -65,7 +65,7 @@ func TestStoreDown(t *testing.T) {
 	t.Parallel()
 	live := setup(t)
 	alice := live.user(t, "alice")
-	a := live.login(t, "alice", password)
+	a := live.Login(t, "alice", password)
 
 	for _, store := range testenv.Outages() {
 		t.Run(store, func(t *testing.T) {

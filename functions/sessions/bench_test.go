@@ -29,7 +29,7 @@ func BenchmarkSessionListFirstPage(b *testing.B) {
 			}
 			// Straight to the handler: the test client's OpenAPI check of
 			// every response would cost more than the route itself.
-			h, authz := f.handler, "Bearer "+f.adminPair.AccessToken
+			h, authz := f.Handler, "Bearer "+f.adminPair.AccessToken
 			var body struct {
 				Sessions []json.RawMessage `json:"sessions"`
 			}

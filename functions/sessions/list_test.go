@@ -25,19 +25,19 @@ func TestSessionList(t *testing.T) {
 	f := setup(t)
 	t0 := f.Clock.Now().UTC()
 	alice, bob := f.user(t, "alice"), f.user(t, "bob")
-	c := f.http(t)
+	c := f.HTTP(t)
 
 	f.Clock.Advance(time.Second)
 	t1 := f.Clock.Now().UTC()
 	c.RemoteAddr = "203.0.113.7:1234"
-	a1 := f.login(t, "alice", password, "User-Agent", "Mozilla/5.0 (A1)")
+	a1 := f.Login(t, "alice", password, "User-Agent", "Mozilla/5.0 (A1)")
 	f.Clock.Advance(time.Second)
 	t2 := f.Clock.Now().UTC()
 	c.RemoteAddr = "198.51.100.8:999"
-	a2 := f.login(t, "alice", password, "User-Agent", "Mozilla/5.0 (A2)")
+	a2 := f.Login(t, "alice", password, "User-Agent", "Mozilla/5.0 (A2)")
 	f.Clock.Advance(time.Second)
 	t3 := f.Clock.Now().UTC()
-	b1 := f.login(t, "bob", password, "User-Agent", "curl/8.5")
+	b1 := f.Login(t, "bob", password, "User-Agent", "curl/8.5")
 	c.RemoteAddr = "192.0.2.10:40000"
 	f.Clock.Advance(time.Minute)
 	t4 := f.Clock.Now().UTC()
@@ -102,9 +102,9 @@ func TestSessionList(t *testing.T) {
 	var b2 auth.TokenPair
 	f.do(t, "POST", base+"/refresh", map[string]string{"refresh_token": b1.RefreshToken}).Want(200).JSON(&b2)
 	t6 := f.Clock.Now().UTC()
-	mid := f.login(t, "root", adminPassword)
+	mid := f.Login(t, "root", adminPassword)
 	f.Clock.Advance(24*time.Hour + time.Second)
-	f.adminPair = f.login(t, "root", adminPassword)
+	f.adminPair = f.Login(t, "root", adminPassword)
 	f.adminAuthz = testenv.Bearer(f.adminPair.AccessToken)
 
 	got = f.list(t, 0, "")
@@ -139,7 +139,7 @@ func TestSessionListPages(t *testing.T) {
 		f.user(t, name)
 		for range 4 {
 			f.Clock.Advance(time.Millisecond)
-			p, err := f.Auth.Login(ctx, name, password)
+			p, err := f.Auth.Sessions.Login(ctx, name, password)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -207,7 +207,7 @@ func TestSessionListWhileLoggingIn(t *testing.T) {
 	for _, name := range names {
 		wg.Go(func() {
 			for range perUser {
-				p, err := f.Auth.Login(ctx, name, password)
+				p, err := f.Auth.Sessions.Login(ctx, name, password)
 				if err != nil {
 					t.Errorf("login %s: %v", name, err)
 					return
@@ -237,7 +237,7 @@ func TestSessionListWhileLoggingIn(t *testing.T) {
 				return
 			default:
 			}
-			p, err := f.Auth.Login(ctx, names[i%users], password)
+			p, err := f.Auth.Sessions.Login(ctx, names[i%users], password)
 			if err != nil {
 				loginErr = err
 				close(made)
@@ -339,7 +339,7 @@ func TestSessionListBadQuery(t *testing.T) {
 	ctx := context.Background()
 	f.user(t, "alice")
 	for range 55 {
-		if _, err := f.Auth.Login(ctx, "alice", password); err != nil {
+		if _, err := f.Auth.Sessions.Login(ctx, "alice", password); err != nil {
 			t.Fatal(err)
 		}
 	}

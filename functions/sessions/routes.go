@@ -3,6 +3,7 @@
 package sessions
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 
@@ -10,15 +11,25 @@ import (
 	"authfn/pkg/web"
 )
 
+// Admin is what the sessions group needs of the core: auth.Admin, whose
+// every operation checks the actor's rights itself.
+type Admin interface {
+	web.Authorizer
+	ListSessions(ctx context.Context, actor auth.Session, cursor string, limit int) (auth.SessionList, error)
+	SessionsOfUser(ctx context.Context, actor auth.Session, userID int64) ([]auth.Session, error)
+	RevokeSessionsOfUser(ctx context.Context, actor auth.Session, userID int64) (int, error)
+}
+
 // Deps are the dependencies of the sessions group.
 type Deps struct {
 	Logger *slog.Logger
-	Auth   *auth.Service
+	Auth   web.Authenticator
+	Admin  Admin
 }
 
 // Register adds the sessions group's routes to mux. This is the group's whole API surface.
 func Register(mux web.Router, d Deps) {
-	admin := func(h http.Handler) http.Handler { return web.RequireAdmin(d.Logger, d.Auth, h) }
+	admin := func(h http.Handler) http.Handler { return web.RequireAdmin(d.Logger, d.Auth, d.Admin, h) }
 	mux.Handle("GET /api/auth/v2/sessions", admin(handleSessionList(d)))
 	mux.Handle("GET /api/auth/v2/sessions/{user_id}", admin(handleUserSessionList(d)))
 	mux.Handle("DELETE /api/auth/v2/sessions/{user_id}", admin(handleUserSessionsEnd(d)))
@@ -43,7 +54,7 @@ func handleSessionList(d Deps) http.Handler {
 		if err != nil {
 			return err
 		}
-		list, err := d.Auth.ListSessions(r.Context(), caller, r.URL.Query().Get("cursor"), limit)
+		list, err := d.Admin.ListSessions(r.Context(), caller, r.URL.Query().Get("cursor"), limit)
 		if err != nil {
 			return err
 		}
@@ -65,7 +76,7 @@ func handleUserSessionList(d Deps) http.Handler {
 		if err != nil {
 			return err
 		}
-		list, err := d.Auth.SessionsOfUser(r.Context(), caller, id)
+		list, err := d.Admin.SessionsOfUser(r.Context(), caller, id)
 		if err != nil {
 			return err
 		}
@@ -90,7 +101,7 @@ func handleUserSessionsEnd(d Deps) http.Handler {
 		if err != nil {
 			return err
 		}
-		n, err := d.Auth.RevokeSessionsOfUser(r.Context(), actor, id)
+		n, err := d.Admin.RevokeSessionsOfUser(r.Context(), actor, id)
 		if err != nil {
 			return err
 		}

@@ -1,18 +1,11 @@
 package sessions_test
 
 import (
-	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
-	"net/http"
 	"net/url"
 	"strconv"
-	"sync"
 	"testing"
 
-	"authfn/functions/login"
-	"authfn/functions/sessions"
 	"authfn/pkg/auth"
 	"authfn/pkg/testenv"
 	"authfn/pkg/web"
@@ -25,10 +18,7 @@ const (
 )
 
 type fixture struct {
-	*testenv.Env
-	handler http.Handler
-	mu      sync.Mutex
-	clients map[testing.TB]*testenv.HTTP
+	*testenv.Served
 	// admin is the caller of most requests: an admin logged in through the route.
 	admin      auth.User
 	adminPair  auth.TokenPair
@@ -41,50 +31,25 @@ func setup(t testing.TB) *fixture {
 	t.Helper()
 	f := serve(t, testenv.New(t))
 	f.admin = f.CreateUser(t, "root", adminPassword, true)
-	f.adminPair = f.login(t, "root", adminPassword)
+	f.adminPair = f.Login(t, "root", adminPassword)
 	f.adminAuthz = testenv.Bearer(f.adminPair.AccessToken)
 	return f
 }
 
 func serve(t testing.TB, env *testenv.Env) *fixture {
 	t.Helper()
-	logger := slog.New(web.LogHandler(slog.NewJSONHandler(io.Discard, nil)))
-	mux := http.NewServeMux()
-	login.Register(mux, login.Deps{Logger: logger, Auth: env.Auth})
-	sessions.Register(mux, sessions.Deps{Logger: logger, Auth: env.Auth})
-	return &fixture{Env: env, handler: web.Stack(logger, mux, web.Options{}), clients: map[testing.TB]*testenv.HTTP{}}
-}
-
-// http returns a client that reports to t, so that a failure inside a
-// subtest fails that subtest.
-func (f *fixture) http(t testing.TB) *testenv.HTTP {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	c, ok := f.clients[t]
-	if !ok {
-		c = testenv.NewHTTP(t, f.handler)
-		f.clients[t] = c
-	}
-	return c
+	return &fixture{Served: env.Serve(t, web.Options{}, "LoginFunction", "SessionsFunction")}
 }
 
 func (f *fixture) do(t testing.TB, method, path string, body any, headers ...string) *testenv.Response {
 	t.Helper()
-	return f.http(t).Do(method, path, body, headers...)
+	return f.HTTP(t).Do(method, path, body, headers...)
 }
 
 // as sends a request with the admin's token.
 func (f *fixture) as(t testing.TB, method, path string, body any, headers ...string) *testenv.Response {
 	t.Helper()
 	return f.do(t, method, path, body, append(append([]string{}, f.adminAuthz...), headers...)...)
-}
-
-// login signs in through the route, with optional headers (User-Agent).
-func (f *fixture) login(t testing.TB, username, pw string, headers ...string) auth.TokenPair {
-	t.Helper()
-	var p auth.TokenPair
-	f.do(t, "POST", base+"/login", map[string]string{"username": username, "password": pw}, headers...).Want(200).JSON(&p)
-	return p
 }
 
 // user creates a user through the core.
@@ -150,13 +115,4 @@ func sessionIDs(ss []auth.Session) []string {
 		out[i] = s.ID
 	}
 	return out
-}
-
-func (f *fixture) events(t testing.TB, typ string) []auth.Event {
-	t.Helper()
-	ev, err := f.SQL.Events(context.Background(), auth.EventQuery{Type: typ, Limit: 100})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ev
 }

@@ -18,11 +18,11 @@ func TestUserSessionList(t *testing.T) {
 	alice, bob, carol := f.user(t, "alice"), f.user(t, "bob"), f.user(t, "carol")
 	f.Clock.Advance(time.Second)
 	t1 := f.Clock.Now().UTC()
-	a1 := f.login(t, "alice", password, "User-Agent", "UA-1")
+	a1 := f.Login(t, "alice", password, "User-Agent", "UA-1")
 	f.Clock.Advance(time.Second)
 	t2 := f.Clock.Now().UTC()
-	a2 := f.login(t, "alice", password, "User-Agent", "UA-2")
-	b1 := f.login(t, "bob", password)
+	a2 := f.Login(t, "alice", password, "User-Agent", "UA-2")
+	b1 := f.Login(t, "bob", password)
 
 	want := []auth.Session{
 		{ID: a1.SessionID, UserID: alice.ID, Username: "alice", CreatedAt: t1, LastSeenAt: t1, ExpiresAt: t1.Add(idle), IP: "192.0.2.10", UserAgent: "UA-1"},
@@ -51,7 +51,7 @@ func TestUserSessionList(t *testing.T) {
 	}
 	// Expired sessions are not listed.
 	f.Clock.Advance(idle - time.Second) // a1 ends at t1+idle, a2 one second later
-	f.adminPair = f.login(t, "root", adminPassword)
+	f.adminPair = f.Login(t, "root", adminPassword)
 	f.adminAuthz = testenv.Bearer(f.adminPair.AccessToken)
 	if got := sessionIDs(f.userSessions(t, alice.ID)); !slices.Equal(got, []string{a2.SessionID}) {
 		t.Errorf("alice's sessions after a1 expired = %v, want [%s]", got, a2.SessionID)
@@ -68,13 +68,13 @@ func TestRevokeUserSessions(t *testing.T) {
 	alice, bob, carol := f.user(t, "alice"), f.user(t, "bob"), f.user(t, "carol")
 	var pairs []auth.TokenPair
 	for range 3 {
-		pairs = append(pairs, f.login(t, "alice", password))
+		pairs = append(pairs, f.Login(t, "alice", password))
 	}
 	// One of them has been refreshed: its newest pair must die too.
 	var fresh auth.TokenPair
 	f.do(t, "POST", base+"/refresh", map[string]string{"refresh_token": pairs[2].RefreshToken}).Want(200).JSON(&fresh)
 	pairs[2] = fresh
-	b1 := f.login(t, "bob", password)
+	b1 := f.Login(t, "bob", password)
 	if st := f.stats(t); st != (auth.SessionStats{ActiveSessions: 5, ActiveUsers: 3}) {
 		t.Fatalf("stats before = %+v, want 5 sessions of 3 users", st)
 	}
@@ -106,7 +106,7 @@ func TestRevokeUserSessions(t *testing.T) {
 		t.Errorf("stats after = %+v, want 2 sessions of 2 users", st)
 	}
 	// Alice may log in again; the new session is unaffected by the old revocation.
-	a := f.login(t, "alice", password)
+	a := f.Login(t, "alice", password)
 	f.do(t, "GET", base+"/me", nil, testenv.Bearer(a.AccessToken)...).Want(200)
 
 	for _, tc := range []struct {
@@ -133,7 +133,7 @@ func TestRevokeUserSessions(t *testing.T) {
 func TestRevokeOwnSessions(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
-	other := f.login(t, "root", adminPassword)
+	other := f.Login(t, "root", adminPassword)
 	var out struct{ Revoked int }
 	f.as(t, "DELETE", sessionsPath(f.admin.ID), nil).Want(200).JSON(&out)
 	if out.Revoked != 2 {
@@ -150,13 +150,13 @@ func TestAudit(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
 	alice := f.user(t, "alice")
-	f.login(t, "alice", password)
-	f.login(t, "alice", password)
+	f.Login(t, "alice", password)
+	f.Login(t, "alice", password)
 	const ua = "AdminConsole/2.1"
-	c := f.http(t)
+	c := f.HTTP(t)
 	c.RemoteAddr = "198.51.100.23:5555"
 	r := f.as(t, "DELETE", sessionsPath(alice.ID), nil, "User-Agent", ua).Want(200)
-	ev := f.events(t, auth.EventSessionsRevoked)
+	ev := f.Events(t, auth.EventSessionsRevoked)
 	if len(ev) != 1 {
 		t.Fatalf("%d sessions.revoked events, want 1", len(ev))
 	}
@@ -179,7 +179,7 @@ func TestAudit(t *testing.T) {
 	// Reading is not audited; a refused revocation is not recorded.
 	f.as(t, "GET", sessionsPath(alice.ID), nil).Want(200)
 	f.as(t, "DELETE", sessionsPath(999999), nil).Want(404)
-	if n := len(f.events(t, auth.EventSessionsRevoked)); n != 1 {
+	if n := len(f.Events(t, auth.EventSessionsRevoked)); n != 1 {
 		t.Errorf("%d sessions.revoked events, want 1", n)
 	}
 }

@@ -37,7 +37,7 @@ func TestAudit(t *testing.T) {
 	for _, s := range steps {
 		t.Run(s.event, func(t *testing.T) {
 			var mine []auth.Event
-			for _, e := range f.events(t, s.event) {
+			for _, e := range f.Events(t, s.event) {
 				if e.TargetID != nil && *e.TargetID == alice.ID {
 					mine = append(mine, e)
 				}
@@ -66,7 +66,7 @@ func TestAudit(t *testing.T) {
 			}
 		})
 	}
-	upd := f.events(t, auth.EventUserUpdated)
+	upd := f.Events(t, auth.EventUserUpdated)
 	if len(upd) == 1 {
 		if got := anyStrings(upd[0].Details["changed"]); !slices.Equal(got, []string{"full_name", "is_active"}) {
 			t.Errorf("user.updated changed = %v, want [full_name is_active]", got)
@@ -75,10 +75,10 @@ func TestAudit(t *testing.T) {
 	// Refused requests are not recorded as changes.
 	f.as(t, "DELETE", userPath(f.admin.ID), nil).Want(409)
 	f.as(t, "POST", base+"/users", map[string]any{"username": "x", "password": password}).Want(422)
-	if n := len(f.events(t, auth.EventUserDeleted)); n != 1 {
+	if n := len(f.Events(t, auth.EventUserDeleted)); n != 1 {
 		t.Errorf("%d user.deleted events, want 1", n)
 	}
-	if n := len(f.events(t, auth.EventUserCreated)); n != 2 { // root and alice
+	if n := len(f.Events(t, auth.EventUserCreated)); n != 2 { // root and alice
 		t.Errorf("%d user.created events, want 2", n)
 	}
 }

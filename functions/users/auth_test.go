@@ -15,8 +15,8 @@ func TestAdminOnly(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
 	alice := f.mustCreate(t, "alice", "Alice", false)
-	plain := f.login(t, "alice", password)
-	revoked := f.login(t, "root", adminPassword)
+	plain := f.Login(t, "alice", password)
+	revoked := f.Login(t, "root", adminPassword)
 	f.do(t, "POST", base+"/logout", nil, testenv.Bearer(revoked.AccessToken)...).Want(200)
 	before, _ := f.walk(t, "", 200)
 

@@ -48,7 +48,7 @@ func TestUserCreate(t *testing.T) {
 		t.Errorf("GET Location (-created +read):\n%s", diff)
 	}
 	// The new user can log in, in any case of the name, and is no admin.
-	p := f.login(t, "alice", password)
+	p := f.Login(t, "alice", password)
 	if p.User.ID != got.ID || claims(t, p.AccessToken).Admin {
 		t.Errorf("login as the new user: id %d admin %v, want %d false", p.User.ID, claims(t, p.AccessToken).Admin, got.ID)
 	}
@@ -64,8 +64,8 @@ func TestUserCreate(t *testing.T) {
 	for _, name := range []string{"Alice", "alice", "ALICE", "BOB"} {
 		f.as(t, "POST", base+"/users", map[string]any{"username": name, "password": "another password"}).Want(409, "conflict")
 	}
-	f.login(t, "alice", password)
-	if n := len(f.events(t, auth.EventUserCreated)); n != 3 { // root, Alice, bob
+	f.Login(t, "alice", password)
+	if n := len(f.Events(t, auth.EventUserCreated)); n != 3 { // root, Alice, bob
 		t.Errorf("%d user.created events, want 3", n)
 	}
 
@@ -81,7 +81,7 @@ func createAdmin(t *testing.T, f *fixture) {
 	if !got.IsAdmin {
 		t.Fatalf("is_admin = false, want true")
 	}
-	p := f.login(t, "second", password)
+	p := f.Login(t, "second", password)
 	if !claims(t, p.AccessToken).Admin {
 		t.Error("the new admin's token does not say admin")
 	}
@@ -114,7 +114,7 @@ func TestUserCreateRefused(t *testing.T) {
 		{"username": "c.d_e-f@g", "password": strings.Repeat("€", 24), "full_name": "O'Brien – Ünïcode"},
 	} {
 		u := user(f.as(t, "POST", base+"/users", body).Want(201))
-		f.login(t, u.Username, body["password"].(string))
+		f.Login(t, u.Username, body["password"].(string))
 	}
 	// A JSON body with the right media type and a charset is fine.
 	f.as(t, "POST", base+"/users", `{"username":"alice","password":"`+password+`"}`, "Content-Type", "application/json; charset=utf-8").Want(201)
@@ -224,7 +224,7 @@ func noSecrets(t *testing.T, f *fixture) {
 			}
 		}
 	}
-	logs := f.logs.String()
+	logs := f.Logs.String()
 	if !strings.Contains(logs, `"request_id"`) {
 		t.Fatalf("no request logs captured")
 	}

@@ -3,6 +3,7 @@
 package users
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -11,15 +12,27 @@ import (
 	"authfn/pkg/web"
 )
 
+// Admin is what the users group needs of the core: auth.Admin, whose
+// every operation checks the actor's rights itself.
+type Admin interface {
+	web.Authorizer
+	ListUsers(ctx context.Context, actor auth.Session, q, cursor string, limit int) (auth.UserPage, error)
+	CreateUser(ctx context.Context, actor auth.Session, in auth.NewUserInput) (auth.User, error)
+	User(ctx context.Context, actor auth.Session, id int64) (auth.User, error)
+	UpdateUser(ctx context.Context, actor auth.Session, id int64, c auth.UserChange) (auth.User, error)
+	DeleteUser(ctx context.Context, actor auth.Session, id int64) error
+}
+
 // Deps are the dependencies of the users group.
 type Deps struct {
 	Logger *slog.Logger
-	Auth   *auth.Service
+	Auth   web.Authenticator
+	Admin  Admin
 }
 
 // Register adds the users group's routes to mux. This is the group's whole API surface.
 func Register(mux web.Router, d Deps) {
-	admin := func(h http.Handler) http.Handler { return web.RequireAdmin(d.Logger, d.Auth, h) }
+	admin := func(h http.Handler) http.Handler { return web.RequireAdmin(d.Logger, d.Auth, d.Admin, h) }
 	mux.Handle("GET /api/auth/v2/users", admin(handleUserList(d)))
 	mux.Handle("POST /api/auth/v2/users", admin(handleUserCreate(d)))
 	mux.Handle("GET /api/auth/v2/users/{id}", admin(handleUserGet(d)))
@@ -37,8 +50,12 @@ func handleUserList(d Deps) http.Handler {
 		if err != nil {
 			return err
 		}
+		actor, err := web.SessionOf(r)
+		if err != nil {
+			return err
+		}
 		q := r.URL.Query()
-		page, err := d.Auth.ListUsers(r.Context(), q.Get("q"), q.Get("cursor"), limit)
+		page, err := d.Admin.ListUsers(r.Context(), actor, q.Get("q"), q.Get("cursor"), limit)
 		if err != nil {
 			return err
 		}
@@ -66,7 +83,7 @@ func handleUserCreate(d Deps) http.Handler {
 		if err != nil {
 			return err
 		}
-		u, err := d.Auth.CreateUser(r.Context(), actor, auth.NewUserInput{
+		u, err := d.Admin.CreateUser(r.Context(), actor, auth.NewUserInput{
 			Username: req.Username, Password: req.Password, FullName: req.FullName, IsAdmin: req.IsAdmin,
 		})
 		if err != nil {
@@ -84,7 +101,11 @@ func handleUserGet(d Deps) http.Handler {
 		if err != nil {
 			return err
 		}
-		u, err := d.Auth.User(r.Context(), id)
+		actor, err := web.SessionOf(r)
+		if err != nil {
+			return err
+		}
+		u, err := d.Admin.User(r.Context(), actor, id)
 		if err != nil {
 			return err
 		}
@@ -113,7 +134,7 @@ func handleUserUpdate(d Deps) http.Handler {
 		if err != nil {
 			return err
 		}
-		u, err := d.Auth.UpdateUser(r.Context(), actor, id, auth.UserChange{
+		u, err := d.Admin.UpdateUser(r.Context(), actor, id, auth.UserChange{
 			FullName: req.FullName, IsAdmin: req.IsAdmin, IsActive: req.IsActive, Password: req.Password,
 		})
 		if err != nil {
@@ -134,7 +155,7 @@ func handleUserDelete(d Deps) http.Handler {
 		if err != nil {
 			return err
 		}
-		if err := d.Auth.DeleteUser(r.Context(), actor, id); err != nil {
+		if err := d.Admin.DeleteUser(r.Context(), actor, id); err != nil {
 			return err
 		}
 		w.WriteHeader(http.StatusNoContent)

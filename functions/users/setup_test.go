@@ -4,15 +4,10 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"log/slog"
-	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 
-	"authfn/functions/login"
-	"authfn/functions/users"
 	"authfn/pkg/auth"
 	"authfn/pkg/testenv"
 	"authfn/pkg/web"
@@ -31,11 +26,7 @@ type route struct {
 }
 
 type fixture struct {
-	*testenv.Env
-	handler http.Handler
-	logs    *testenv.Buffer
-	mu      sync.Mutex
-	clients map[testing.TB]*testenv.HTTP
+	*testenv.Served
 	// admin is the caller of most requests: an admin logged in through the route.
 	admin      auth.User
 	adminPair  auth.TokenPair
@@ -49,33 +40,18 @@ func setup(t *testing.T) *fixture {
 	f := serve(t, testenv.New(t))
 	f.admin = f.CreateUser(t, "root", adminPassword, true)
 	f.admin.PasswordHash = ""
-	f.adminPair = f.login(t, "root", adminPassword)
+	f.adminPair = f.Login(t, "root", adminPassword)
 	f.adminAuthz = testenv.Bearer(f.adminPair.AccessToken)
 	return f
 }
 
 func serve(t *testing.T, env *testenv.Env) *fixture {
 	t.Helper()
-	logs := &testenv.Buffer{}
-	logger := slog.New(web.LogHandler(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
-	mux := http.NewServeMux()
-	login.Register(mux, login.Deps{Logger: logger, Auth: env.Auth})
-	users.Register(mux, users.Deps{Logger: logger, Auth: env.Auth})
-	return &fixture{Env: env, handler: web.Stack(logger, mux, web.Options{}), logs: logs, clients: map[testing.TB]*testenv.HTTP{}}
+	return &fixture{Served: env.Serve(t, web.Options{}, "LoginFunction", "UsersFunction")}
 }
 
-// http returns a client that reports to t, so that a failure inside a
-// subtest fails that subtest.
-func (f *fixture) http(t testing.TB) *testenv.HTTP {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	c, ok := f.clients[t]
-	if !ok {
-		c = testenv.NewHTTP(t, f.handler)
-		f.clients[t] = c
-	}
-	return c
-}
+// http returns a client that reports to t.
+func (f *fixture) http(t testing.TB) *testenv.HTTP { return f.HTTP(t) }
 
 // do sends a request and checks what no response may ever carry: a
 // password hash (docs/security.md 5).
@@ -96,14 +72,6 @@ func (f *fixture) as(t *testing.T, method, path string, body any, headers ...str
 	return f.do(t, method, path, body, append(append([]string{}, f.adminAuthz...), headers...)...)
 }
 
-// login signs in through the route and returns the pair.
-func (f *fixture) login(t *testing.T, username, pw string) auth.TokenPair {
-	t.Helper()
-	var p auth.TokenPair
-	f.http(t).Do("POST", base+"/login", map[string]string{"username": username, "password": pw}).Want(200).JSON(&p)
-	return p
-}
-
 // loginStatus tries to sign in and returns the status and problem code.
 func (f *fixture) loginStatus(t *testing.T, username, pw string) (int, auth.Code) {
 	t.Helper()
@@ -117,7 +85,7 @@ func (f *fixture) loginStatus(t *testing.T, username, pw string) (int, auth.Code
 // mustCreate creates a user through the core, with a full name.
 func (f *fixture) mustCreate(t *testing.T, username, fullName string, admin bool) auth.User {
 	t.Helper()
-	u, err := f.Auth.CreateUser(context.Background(), auth.Session{}, auth.NewUserInput{
+	u, err := f.Auth.Admin.CreateUser(context.Background(), auth.Session{UserID: f.admin.ID}, auth.NewUserInput{
 		Username: username, Password: password, FullName: fullName, IsAdmin: admin,
 	})
 	if err != nil {
@@ -142,20 +110,11 @@ func (f *fixture) getUser(t *testing.T, id int64) auth.User {
 
 func userPath(id int64) string { return base + "/users/" + strconv.FormatInt(id, 10) }
 
-func (f *fixture) events(t *testing.T, typ string) []auth.Event {
-	t.Helper()
-	ev, err := f.SQL.Events(context.Background(), auth.EventQuery{Type: typ, Limit: 100})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ev
-}
-
 // eventsOf returns the events of type typ whose target is id.
 func (f *fixture) eventsOf(t *testing.T, typ string, id int64) []auth.Event {
 	t.Helper()
 	var out []auth.Event
-	for _, e := range f.events(t, typ) {
+	for _, e := range f.Events(t, typ) {
 		if e.TargetID != nil && *e.TargetID == id {
 			out = append(out, e)
 		}

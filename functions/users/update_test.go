@@ -28,7 +28,7 @@ func TestUserUpdate(t *testing.T) {
 
 func updateFullName(t *testing.T, f *fixture) {
 	fiona := f.mustCreate(t, "fiona", "Fiona", false)
-	p := f.login(t, "fiona", password)
+	p := f.Login(t, "fiona", password)
 	f.Clock.Advance(time.Minute)
 	got := user(f.as(t, "PATCH", userPath(fiona.ID), map[string]any{"full_name": "Fiona Apple"}).Want(200))
 	want := fiona
@@ -50,8 +50,8 @@ func updateFullName(t *testing.T, f *fixture) {
 func updatePassword(t *testing.T, f *fixture) {
 	paul := f.mustCreate(t, "paul", "Paul", false)
 	bob := f.mustCreate(t, "bob", "Bob", false)
-	a1, a2 := f.login(t, "paul", password), f.login(t, "paul", password)
-	b1 := f.login(t, "bob", password)
+	a1, a2 := f.Login(t, "paul", password), f.Login(t, "paul", password)
+	b1 := f.Login(t, "bob", password)
 	const next = "a brand new password"
 	f.as(t, "PATCH", userPath(paul.ID), map[string]any{"password": next}).Want(200)
 
@@ -70,7 +70,7 @@ func updatePassword(t *testing.T, f *fixture) {
 	if st, code := f.loginStatus(t, "paul", password); st != 401 || code != auth.CodeInvalidCredentials {
 		t.Errorf("login with the old password = %d %s, want 401 invalid_credentials", st, code)
 	}
-	p := f.login(t, "paul", next)
+	p := f.Login(t, "paul", next)
 	f.do(t, "GET", base+"/me", nil, testenv.Bearer(p.AccessToken)...).Want(200)
 
 	ev := f.eventsOf(t, auth.EventUserUpdated, paul.ID)
@@ -91,7 +91,7 @@ func anyStrings(v any) []string {
 
 func updateDeactivate(t *testing.T, f *fixture) {
 	dora := f.mustCreate(t, "dora", "Dora", false)
-	a1, a2 := f.login(t, "dora", password), f.login(t, "dora", password)
+	a1, a2 := f.Login(t, "dora", password), f.Login(t, "dora", password)
 	got := user(f.as(t, "PATCH", userPath(dora.ID), map[string]any{"is_active": false}).Want(200))
 	if got.IsActive {
 		t.Fatalf("is_active = true after deactivation")
@@ -110,7 +110,7 @@ func updateDeactivate(t *testing.T, f *fixture) {
 	if u := user(f.as(t, "PATCH", userPath(dora.ID), map[string]any{"is_active": true}).Want(200)); !u.IsActive {
 		t.Fatalf("is_active = false after reactivation")
 	}
-	p := f.login(t, "dora", password)
+	p := f.Login(t, "dora", password)
 	f.do(t, "GET", base+"/me", nil, testenv.Bearer(p.AccessToken)...).Want(200)
 	f.do(t, "GET", base+"/me/sessions", nil, testenv.Bearer(a1.AccessToken)...).Want(401)
 }
@@ -120,7 +120,7 @@ func updateDeactivate(t *testing.T, f *fixture) {
 // says admin (docs/security.md 23); the demotion ends no session.
 func updateDemote(t *testing.T, f *fixture) {
 	second := f.mustCreate(t, "second", "Second Admin", true)
-	p := f.login(t, "second", password)
+	p := f.Login(t, "second", password)
 	bearer := testenv.Bearer(p.AccessToken)
 	f.do(t, "GET", base+"/users", nil, bearer...).Want(200)
 
@@ -154,7 +154,7 @@ func updateDemote(t *testing.T, f *fixture) {
 func TestLastAdmin(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
-	other := f.login(t, "root", adminPassword)
+	other := f.Login(t, "root", adminPassword)
 	before := f.getUser(t, f.admin.ID)
 	f.Clock.Advance(time.Minute)
 	for _, tc := range []struct {
@@ -177,7 +177,7 @@ func TestLastAdmin(t *testing.T) {
 		})
 	}
 	// The admin's sessions, the old password and the refresh token all survive.
-	f.login(t, "root", adminPassword)
+	f.Login(t, "root", adminPassword)
 	f.do(t, "POST", base+"/refresh", map[string]string{"refresh_token": other.RefreshToken}).Want(200)
 	// An inactive admin does not count: with a second admin deactivated,
 	// root is still the last active one.
@@ -185,7 +185,7 @@ func TestLastAdmin(t *testing.T) {
 	f.as(t, "PATCH", userPath(second.ID), map[string]any{"is_active": false}).Want(200)
 	f.as(t, "PATCH", userPath(f.admin.ID), map[string]any{"is_admin": false}).Want(409, "conflict")
 	f.as(t, "DELETE", userPath(f.admin.ID), nil).Want(409, "conflict")
-	if n := len(f.events(t, auth.EventUserUpdated)); n != 1 { // the deactivation of second
+	if n := len(f.Events(t, auth.EventUserUpdated)); n != 1 { // the deactivation of second
 		t.Errorf("%d user.updated events, want 1: refused changes are not recorded as done", n)
 	}
 }
@@ -196,7 +196,7 @@ func TestTwoAdmins(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
 	second := f.mustCreate(t, "second", "", true)
-	p := f.login(t, "second", password)
+	p := f.Login(t, "second", password)
 	bearer := testenv.Bearer(p.AccessToken)
 	// second demotes root.
 	f.do(t, "PATCH", userPath(f.admin.ID), map[string]any{"is_admin": false}, bearer...).Want(200)
@@ -217,7 +217,7 @@ func TestTwoAdmins(t *testing.T) {
 
 func updateEmptyPatch(t *testing.T, f *fixture) {
 	emma := f.mustCreate(t, "emma", "Emma", false)
-	p := f.login(t, "emma", password)
+	p := f.Login(t, "emma", password)
 	before := f.getUser(t, emma.ID)
 	f.Clock.Advance(time.Minute)
 	got := user(f.as(t, "PATCH", userPath(emma.ID), `{}`).Want(200))
@@ -235,7 +235,7 @@ func updateEmptyPatch(t *testing.T, f *fixture) {
 
 func updateBadRequests(t *testing.T, f *fixture) {
 	bert := f.mustCreate(t, "bert", "Bert", false)
-	p := f.login(t, "bert", password)
+	p := f.Login(t, "bert", password)
 	before := f.getUser(t, bert.ID)
 	for _, tc := range []struct {
 		name   string
@@ -289,7 +289,7 @@ func updateBadRequests(t *testing.T, f *fixture) {
 		t.Errorf("bad requests changed the user (-before +after):\n%s", diff)
 	}
 	f.do(t, "GET", base+"/me", nil, testenv.Bearer(p.AccessToken)...).Want(200)
-	f.login(t, "bert", password)
+	f.Login(t, "bert", password)
 }
 
 // TestLastAdminConcurrent: two admins removing each other at the same
@@ -310,7 +310,7 @@ func TestLastAdminConcurrent(t *testing.T) {
 			t.Parallel()
 			f := setup(t)
 			peer := f.mustCreate(t, "peer", "", true)
-			rootPair, peerPair := f.adminPair, f.login(t, "peer", password)
+			rootPair, peerPair := f.adminPair, f.Login(t, "peer", password)
 			codes := make([]int, 2)
 			start := make(chan struct{})
 			var wg sync.WaitGroup
@@ -318,7 +318,7 @@ func TestLastAdminConcurrent(t *testing.T) {
 				target int64
 				token  string
 			}{{peer.ID, rootPair.AccessToken}, {f.admin.ID, peerPair.AccessToken}} {
-				c := testenv.NewHTTP(t, f.handler)
+				c := testenv.NewHTTP(t, f.Handler)
 				wg.Go(func() {
 					<-start
 					codes[i] = c.Do(tc.method, userPath(req.target), tc.body, testenv.Bearer(req.token)...).Code

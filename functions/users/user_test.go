@@ -37,8 +37,8 @@ func userDelete(t *testing.T, f *fixture) {
 	ctx := context.Background()
 	alice := f.mustCreate(t, "alice", "Alice", false)
 	bob := f.mustCreate(t, "bob", "Bob", false)
-	a1, a2 := f.login(t, "alice", password), f.login(t, "alice", password)
-	b1 := f.login(t, "bob", password)
+	a1, a2 := f.Login(t, "alice", password), f.Login(t, "alice", password)
+	b1 := f.Login(t, "bob", password)
 	for _, u := range []auth.User{alice, bob} {
 		if _, err := f.SQL.UpdatePreferences(ctx, u.ID, auth.Preferences{"theme": json.RawMessage(`"dark"`)}, 64<<10); err != nil {
 			t.Fatal(err)
@@ -99,7 +99,7 @@ func TestUserDeleteSelf(t *testing.T) {
 	f.mustCreate(t, "second", "", true)
 	f.as(t, "DELETE", userPath(f.admin.ID), nil).Want(204)
 	f.as(t, "GET", base+"/users", nil).Want(401, "invalid_token")
-	p := f.login(t, "second", password)
+	p := f.Login(t, "second", password)
 	// second is now the last admin.
 	f.do(t, "DELETE", userPath(p.User.ID), nil, testenv.Bearer(p.AccessToken)...).Want(409, "conflict")
 }

@@ -1,3 +1,8 @@
+// Package app turns configuration and opened stores into a running
+// service. Build is the one builder every binary uses: the Lambda mains
+// (through Open), the local runner (on embedded or real stores) and the
+// tests (pkg/testenv). The embedded stores are opened in local/ only, so
+// no Lambda links them.
 package app
 
 import (
@@ -22,31 +27,79 @@ type App struct {
 	Config Config
 	Logger *slog.Logger
 	Auth   *auth.Service
+	// Stores are the stores the core runs on (tests reach past the core
+	// through them to set up or inspect state).
+	Stores auth.Stores
 	// Web configures the shared middleware (trusted proxies, CORS).
-	Web web.Options
-	// Postgres is the SQL store when it is PostgreSQL (nil on SQLite):
-	// Setup migrates it.
-	Postgres *postgres.Store
-	closers  []func()
+	Web     web.Options
+	closers []func()
 }
 
-// Close releases the stores' connections.
+// Close releases the stores' connections, last opened first.
 func (a *App) Close() {
 	for i := len(a.closers) - 1; i >= 0; i-- {
 		a.closers[i]()
 	}
 }
 
-// NewLogger returns the JSON logger every binary uses: stdout is what
-// CloudWatch collects, and each record carries the request id.
-func NewLogger(w io.Writer, level slog.Level) *slog.Logger {
-	return slog.New(web.LogHandler(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level})))
+// SQLStore is what the service keeps in a SQL database: PostgreSQL when
+// deployed, SQLite in the local runner's embedded default.
+type SQLStore interface {
+	auth.UserStore
+	auth.PreferenceStore
+	auth.AuditStore
 }
 
-// Open reads the configuration through getenv and opens the real stores:
-// PostgreSQL at DATABASE_URL and Redis at REDIS_URL, both required. Clients
-// connect lazily, so Open does no network round trip (a Lambda cold start
-// pays none).
+// Backends are the opened stores an App runs on, and how to close them.
+type Backends struct {
+	SQL   SQLStore
+	Redis redis.UniversalClient
+	// Closers run on App.Close, last first (and at once when Build fails).
+	Closers []func()
+}
+
+func (b Backends) close() {
+	for i := len(b.Closers) - 1; i >= 0; i-- {
+		b.Closers[i]()
+	}
+}
+
+// Build builds the App from cfg on the chosen backends: the Redis store
+// over b.Redis (cfg's key prefix and store timeout), the GPUStack upstream
+// when configured, and the core. It does no I/O. opts go to the core
+// (tests fake the clock). On error the backends are closed.
+func Build(cfg Config, logger *slog.Logger, b Backends, opts ...auth.Option) (*App, error) {
+	rs := redisstore.New(b.Redis, redisstore.Options{Prefix: cfg.RedisKeyPrefix, Timeout: cfg.StoreTimeout})
+	st := auth.Stores{Users: b.SQL, Preferences: b.SQL, Audit: b.SQL, Sessions: rs, Throttle: rs, Locker: rs}
+	opts = append([]auth.Option{auth.WithLogger(logger)}, opts...)
+	if cfg.GPUStackURL != "" {
+		up, err := gpustack.New(gpustack.Options{URL: cfg.GPUStackURL, Timeout: cfg.GPUStackTimeout})
+		if err != nil {
+			b.close()
+			return nil, fmt.Errorf("GPUSTACK_URL: %w", err)
+		}
+		opts = append(opts, auth.WithUpstream(up))
+	}
+	svc, err := auth.New(cfg.AuthConfig(), st, opts...)
+	if err != nil {
+		b.close()
+		return nil, err
+	}
+	return &App{
+		Config: cfg, Logger: logger, Auth: svc, Stores: st, closers: b.Closers,
+		Web: web.Options{TrustedProxies: cfg.TrustedProxies, AllowedOrigins: cfg.CORSOrigins},
+	}, nil
+}
+
+// LambdaMaxConns bounds each Lambda instance's PostgreSQL pool. One
+// instance serves one request at a time: two connections are plenty, and
+// many instances share the database's connection limit.
+const LambdaMaxConns = 2
+
+// Open reads the configuration through getenv and builds the App on the
+// real stores: PostgreSQL at DATABASE_URL and Redis at REDIS_URL, both
+// required. It is what every Lambda main calls. Clients connect lazily,
+// so Open does no network round trip (a cold start pays none).
 func Open(ctx context.Context, getenv func(string) string) (*App, error) {
 	cfg, err := ConfigFromEnv(getenv)
 	if err != nil {
@@ -64,9 +117,7 @@ func Open(ctx context.Context, getenv func(string) string) (*App, error) {
 	}
 	logger := NewLogger(os.Stdout, cfg.LogLevel)
 	LogRedisTo(logger)
-	// One Lambda instance serves one request at a time: two connections
-	// are plenty, and many instances share the database's limit.
-	pg, err := postgres.Open(ctx, cfg.DatabaseURL, postgres.Options{QueryTimeout: cfg.StoreTimeout, MaxConns: 2})
+	pg, err := OpenPostgres(ctx, cfg, LambdaMaxConns)
 	if err != nil {
 		return nil, err
 	}
@@ -75,34 +126,20 @@ func Open(ctx context.Context, getenv func(string) string) (*App, error) {
 		pg.Close()
 		return nil, err
 	}
-	rs := redisstore.New(rc, redisstore.Options{Prefix: cfg.RedisKeyPrefix, Timeout: cfg.StoreTimeout})
-	st := auth.Stores{Users: pg, Preferences: pg, Audit: pg, Sessions: rs, Throttle: rs, Locker: rs}
-	a, err := New(cfg, logger, st, pg.Close, func() { _ = rc.Close() })
-	if err != nil {
-		return nil, err
-	}
-	a.Postgres = pg
-	return a, nil
+	return Build(cfg, logger, Backends{SQL: pg, Redis: rc, Closers: []func(){pg.Close, func() { _ = rc.Close() }}})
 }
 
-// New builds an App on stores that are already open; closers run on Close.
-func New(cfg Config, logger *slog.Logger, st auth.Stores, closers ...func()) (*App, error) {
-	opts := []auth.Option{auth.WithLogger(logger)}
-	if cfg.GPUStackURL != "" {
-		up, err := gpustack.New(gpustack.Options{URL: cfg.GPUStackURL, Timeout: cfg.GPUStackTimeout})
-		if err != nil {
-			return nil, fmt.Errorf("GPUSTACK_URL: %w", err)
-		}
-		opts = append(opts, auth.WithUpstream(up))
-	}
-	svc, err := auth.NewService(cfg.AuthConfig(), st, opts...)
-	if err != nil {
-		return nil, err
-	}
-	return &App{
-		Config: cfg, Logger: logger, Auth: svc, closers: closers,
-		Web: web.Options{TrustedProxies: cfg.TrustedProxies, AllowedOrigins: cfg.CORSOrigins},
-	}, nil
+// OpenPostgres opens the PostgreSQL store at cfg.DatabaseURL with cfg's
+// store timeout; maxConns bounds the pool (0: postgres.DefaultMaxConns). Every
+// binary opens PostgreSQL through here, so their options cannot drift.
+func OpenPostgres(ctx context.Context, cfg Config, maxConns int32) (*postgres.Store, error) {
+	return postgres.Open(ctx, cfg.DatabaseURL, postgres.Options{QueryTimeout: cfg.StoreTimeout, MaxConns: maxConns})
+}
+
+// NewLogger returns the JSON logger every binary uses: stdout is what
+// CloudWatch collects, and each record carries the request id.
+func NewLogger(w io.Writer, level slog.Level) *slog.Logger {
+	return slog.New(web.LogHandler(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level})))
 }
 
 // version is set at build time (-ldflags "-X authfn/pkg/app.version=...").

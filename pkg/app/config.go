@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"authfn/pkg/auth"
+	"authfn/pkg/gpustack"
 )
 
 // Config is every setting of the service. The environment names and
@@ -41,6 +42,7 @@ type Config struct {
 	AdminPassword string // ADMIN_PASSWORD; empty: a random one, logged once
 
 	Addr           string         // ADDR, ":8080" (local runner)
+	LocalDir       string         // LOCAL_DIR, ".local" (local runner: embedded SQLite file, generated JWT secret)
 	LogLevel       slog.Level     // LOG_LEVEL, info
 	TrustedProxies []netip.Prefix // TRUSTED_PROXIES, none
 	CORSOrigins    []string       // CORS_ALLOWED_ORIGINS, none
@@ -60,6 +62,20 @@ type Config struct {
 // ConfigFromEnv reads the configuration through getenv (os.Getenv in
 // mains, a map in tests). It reports every bad value at once.
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
+	return parseConfig(getenv, true)
+}
+
+// SetupConfigFromEnv reads what Setup needs (the database, the first
+// admin, the bcrypt cost, timeouts and logging): the same variables with
+// the same rules, except that no token key is required, since the
+// migration step signs nothing.
+func SetupConfigFromEnv(getenv func(string) string) (Config, error) {
+	return parseConfig(getenv, false)
+}
+
+// parseConfig reads every variable; signing says whether the token key is
+// needed.
+func parseConfig(getenv func(string) string, signing bool) (Config, error) {
 	r := reader{getenv: getenv}
 	c := Config{
 		DatabaseURL:       strings.TrimSpace(getenv("DATABASE_URL")),
@@ -75,6 +91,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		AdminUsername:     r.str("ADMIN_USERNAME", "admin"),
 		AdminPassword:     getenv("ADMIN_PASSWORD"),
 		Addr:              r.str("ADDR", ":8080"),
+		LocalDir:          r.str("LOCAL_DIR", ".local"),
 		LogLevel:          r.level("LOG_LEVEL"),
 		TrustedProxies:    r.prefixes("TRUSTED_PROXIES"),
 		CORSOrigins:       r.list("CORS_ALLOWED_ORIGINS"),
@@ -90,7 +107,9 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		GPUStackURL:     strings.TrimSpace(getenv("GPUSTACK_URL")),
 		GPUStackTimeout: r.duration("GPUSTACK_TIMEOUT", 3*time.Second),
 	}
-	c.JWTSecret, c.JWTPrivateKey = r.signingKey("JWT_SECRET")
+	if signing {
+		c.JWTSecret, c.JWTPrivateKey = r.signingKey("JWT_SECRET")
+	}
 
 	for _, d := range []struct {
 		name string
@@ -129,37 +148,16 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	r.checkURL("DATABASE_URL", c.DatabaseURL, "postgres", "postgresql")
 	r.checkURL("REDIS_URL", c.RedisURL, "redis", "rediss")
 	if c.GPUStackURL != "" {
-		if err := checkUpstreamURL(c.GPUStackURL); err != nil {
-			r.fail("GPUSTACK_URL", err.Error())
+		// The upstream receives users' passwords: the client's own rule
+		// (https, or http to a loopback host) decides.
+		if err := gpustack.CheckURL(c.GPUStackURL); err != nil {
+			r.fail("GPUSTACK_URL", strings.TrimPrefix(err.Error(), "gpustack: "))
 		}
 	}
 	if len(r.errs) > 0 {
 		return Config{}, fmt.Errorf("configuration: %w", errors.Join(r.errs...))
 	}
 	return c, nil
-}
-
-// checkUpstreamURL allows https, or http only to a loopback host: the
-// upstream receives users' passwords.
-func checkUpstreamURL(raw string) error {
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" {
-		return errors.New("must be an absolute URL")
-	}
-	switch u.Scheme {
-	case "https":
-		return nil
-	case "http":
-		host := u.Hostname()
-		if host == "localhost" {
-			return nil
-		}
-		if a, err := netip.ParseAddr(host); err == nil && a.IsLoopback() {
-			return nil
-		}
-		return errors.New("must use https (http is allowed only to a loopback address)")
-	}
-	return errors.New("must be an https:// URL")
 }
 
 // AuthConfig is the part of c that the core needs.

@@ -27,7 +27,7 @@ func TestConfigDefaults(t *testing.T) {
 	want := Config{
 		RedisKeyPrefix: "authfn:", JWTSecret: []byte(secret), JWTIssuer: "authfn", JWTAudience: "authfn",
 		AccessTokenTTL: 1800 * time.Second, RefreshTokenTTL: 7 * 24 * time.Hour, SessionMaxAge: 30 * 24 * time.Hour,
-		RefreshReuseGrace: 10 * time.Second, BcryptCost: 12, AdminUsername: "admin", Addr: ":8080", LogLevel: slog.LevelInfo,
+		RefreshReuseGrace: 10 * time.Second, BcryptCost: 12, AdminUsername: "admin", Addr: ":8080", LocalDir: ".local", LogLevel: slog.LevelInfo,
 		LoginMaxFailures: 5, LoginMaxFailuresPerIP: 100, LoginFailureWindow: 15 * time.Minute,
 		CleanupInterval: 15 * time.Minute, AuditRetention: 90 * 24 * time.Hour, StoreTimeout: 3 * time.Second,
 		GPUStackTimeout: 3 * time.Second,

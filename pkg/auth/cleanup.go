@@ -32,8 +32,15 @@ const (
 // (expired and orphaned ones) and deletes audit events older than the
 // retention, in bounded batches within a time budget. A Redis lock keeps
 // two runs from overlapping. It is what POST /cleanup and the scheduler
-// run. Returns CodeConflict when another run holds the lock.
-func (s *Service) Cleanup(ctx context.Context) (CleanupResult, error) {
+// run, with no actor. Returns CodeConflict when another run holds the lock,
+// CodeUnavailable when too little time is left or a store is down.
+func (s *Maintenance) Cleanup(ctx context.Context) (CleanupResult, error) {
+	return s.cleanup(ctx, nil)
+}
+
+// cleanup is the cleanup job; actor is the admin who asked for it, or nil
+// for the scheduler.
+func (s *core) cleanup(ctx context.Context, actor *int64) (CleanupResult, error) {
 	start := time.Now()
 	budget := defaultCleanupBudget
 	if dl, ok := ctx.Deadline(); ok {
@@ -79,7 +86,7 @@ func (s *Service) Cleanup(ctx context.Context) (CleanupResult, error) {
 	}
 	r.Removed = r.ExpiredIndexEntries + r.OrphanedIndexEntries + r.ExpiredUserEntries + r.AuditEventsDeleted
 	r.DurationMS = time.Since(start).Milliseconds()
-	s.record(context.WithoutCancel(ctx), Event{Type: EventCleanupRun, Details: map[string]any{
+	s.record(context.WithoutCancel(ctx), Event{Type: EventCleanupRun, ActorID: actor, Details: map[string]any{
 		"removed": r.Removed, "expired_index_entries": r.ExpiredIndexEntries, "orphaned_index_entries": r.OrphanedIndexEntries,
 		"expired_user_entries": r.ExpiredUserEntries, "audit_events_deleted": r.AuditEventsDeleted, "complete": r.Complete,
 		"duration_ms": r.DurationMS,

@@ -46,8 +46,11 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
-// Is makes errors.Is(err, ErrX) match any *Error with the same code, so a
-// store may wrap a sentinel with its cause and callers still recognise it.
+// Is makes errors.Is(err, ErrX) match any *Error with the same code and
+// message as the sentinel ErrX, so a store may build a copy of a sentinel
+// with its cause attached (Err) and callers still recognise it. Two errors
+// of one code with different messages (ErrUsernameTaken and ErrLastAdmin
+// are both CodeConflict) stay apart.
 func (e *Error) Is(target error) bool {
 	t, ok := target.(*Error)
 	return ok && t.Code == e.Code && t.Message == e.Message

@@ -42,7 +42,7 @@ type pinger interface {
 // Health pings PostgreSQL (the user store) and Redis (the session store)
 // at the same time, each within its own deadline. Status is unhealthy if
 // either is down, degraded if either is slow, healthy otherwise.
-func (s *Service) Health(ctx context.Context) Health {
+func (s *Maintenance) Health(ctx context.Context) Health {
 	stores := map[string]pinger{"postgres": s.users, "redis": s.sessions}
 	h := Health{Status: StatusHealthy, Checks: make(map[string]Check, len(stores))}
 	var mu sync.Mutex

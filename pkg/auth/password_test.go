@@ -78,7 +78,7 @@ func TestValidatePassword(t *testing.T) {
 }
 
 func TestParseRefreshToken(t *testing.T) {
-	s := &Service{rand: rand.Reader}
+	s := &Sessions{&core{rand: rand.Reader}}
 	tok, hash, err := s.newRefreshToken(42, "s_AAAAAAAAAAAAAAAAAAAAAA")
 	if err != nil {
 		t.Fatal(err)

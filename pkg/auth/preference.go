@@ -61,7 +61,7 @@ func isJSONNull(v json.RawMessage) bool {
 var preferenceKey = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
 
 // Preferences returns the caller's preferences.
-func (s *Service) Preferences(ctx context.Context, sess Session) (Preferences, error) {
+func (s *Prefs) Preferences(ctx context.Context, sess Session) (Preferences, error) {
 	return s.prefs.Preferences(ctx, sess.UserID)
 }
 
@@ -70,7 +70,7 @@ func (s *Service) Preferences(ctx context.Context, sess Session) (Preferences, e
 // every key is valid and the result fits MaxPreferenceBytes. Returns
 // CodeValidation for a bad key, a value holding a NUL character (which
 // PostgreSQL's JSONB cannot store) or a result that is too large.
-func (s *Service) UpdatePreferences(ctx context.Context, sess Session, patch Preferences) (Preferences, error) {
+func (s *Prefs) UpdatePreferences(ctx context.Context, sess Session, patch Preferences) (Preferences, error) {
 	fields := map[string]string{}
 	for k, v := range patch {
 		switch {

@@ -102,39 +102,3 @@ type SessionStore interface {
 	// Ping checks that the store answers.
 	Ping(ctx context.Context) error
 }
-
-// ThrottlePolicy says when failures lock a key and for how long.
-type ThrottlePolicy struct {
-	Max      int           // failures within Window that lock the key
-	Window   time.Duration // a key's count is forgotten after this long without a failure
-	BaseLock time.Duration // lock after the Max-th failure; doubles with each further one
-	MaxLock  time.Duration // the longest lock
-}
-
-// Throttle counts login attempts where every instance sees them. An
-// attempt is counted before the password is checked, in the same atomic
-// step as the lock check, so that attempts sent at the same time cannot
-// all pass a check made before any of them was counted; one that turns
-// out not to be a failure is refunded. Times are passed in, not read from
-// the store's clock, so that tests can fake them.
-type Throttle interface {
-	// Attempt counts one attempt for key at now unless the key is locked.
-	// wait is how long the lock still runs (then nothing was counted); 0
-	// means the attempt may go ahead. A count is forgotten once p.Window
-	// passes without an attempt. The attempt that brings the count to
-	// p.Max or beyond locks the key for min(p.BaseLock·2^(count−p.Max),
-	// p.MaxLock) and reports that lock as started; it still goes ahead.
-	Attempt(ctx context.Context, key string, p ThrottlePolicy, now time.Time) (wait, started time.Duration, err error)
-	// Refund takes back an attempt made at now that was not a failure,
-	// and lifts the lock it started (started, as Attempt returned it).
-	Refund(ctx context.Context, key string, now time.Time, started time.Duration) error
-	// Reset forgets key's attempts and lock.
-	Reset(ctx context.Context, key string) error
-}
-
-// Locker holds named locks that expire by themselves.
-type Locker interface {
-	// Lock takes name for ttl if it is free. ok is false when another holder
-	// has it. unlock releases it only if it is still ours.
-	Lock(ctx context.Context, name string, ttl time.Duration) (unlock func(context.Context) error, ok bool, err error)
-}

@@ -13,7 +13,7 @@ import (
 // earlier (synchronised on every success). A wrong upstream password is
 // the same failure as any other and counts against the same throttle; an
 // upstream that cannot be asked is CodeUnavailable, for this path only.
-func (s *Service) upstreamLogin(ctx context.Context, a attempt, username, password string, u User, found bool) (TokenPair, error) {
+func (s *Sessions) upstreamLogin(ctx context.Context, a attempt, username, password string, u User, found bool) (TokenPair, error) {
 	now := a.now
 	// The dummy hash runs alongside the upstream call, so this path never
 	// answers faster than a local check would: response times do not tell
@@ -64,7 +64,7 @@ func (s *Service) upstreamLogin(ctx context.Context, a attempt, username, passwo
 
 // provision creates the local record of an upstream user on their first
 // sign-in: no local password, source naming the upstream.
-func (s *Service) provision(ctx context.Context, p UpstreamUser, now time.Time) (User, error) {
+func (s *Sessions) provision(ctx context.Context, p UpstreamUser, now time.Time) (User, error) {
 	u, err := s.users.CreateUser(ctx, NewUser{
 		Username: p.Username, FullName: cleanFullName(p.FullName), IsAdmin: p.IsAdmin,
 		Source: s.upstream.Source(), CreatedAt: now,
@@ -90,7 +90,7 @@ func (s *Service) provision(ctx context.Context, p UpstreamUser, now time.Time) 
 // synchronise copies the upstream's full name and admin flag onto the
 // local record, and its deactivation: a user deactivated upstream loses
 // every session here at once. A user deactivated here stays so.
-func (s *Service) synchronise(ctx context.Context, u User, p UpstreamUser, now time.Time) (User, error) {
+func (s *Sessions) synchronise(ctx context.Context, u User, p UpstreamUser, now time.Time) (User, error) {
 	name := cleanFullName(p.FullName)
 	patch := UserPatch{UpdatedAt: now}
 	var changed []string

@@ -2,7 +2,11 @@ package auth
 
 import (
 	"context"
+	"fmt"
+	"regexp"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Sources of a user record.
@@ -82,4 +86,31 @@ type UserStore interface {
 	RecordLogin(ctx context.Context, id int64, at time.Time, verified, rehash string) error
 	// Ping checks that the store answers.
 	Ping(ctx context.Context) error
+}
+
+// usernamePattern is docs/api.md's rule. Letters are ASCII so that "without
+// regard to case" means the same in Go, PostgreSQL and SQLite, and no two
+// names can differ only by look-alike Unicode letters.
+var usernamePattern = regexp.MustCompile(`^[A-Za-z0-9._@-]{3,64}$`)
+
+// ValidUsername reports whether name matches docs/api.md's username rule.
+func ValidUsername(name string) bool { return usernamePattern.MatchString(name) }
+
+// usernameRule is the field message for a bad username.
+const usernameRule = "must be 3-64 characters of letters, digits and . _ - @"
+
+// maxFullName bounds a full name in characters.
+const maxFullName = 128
+
+// validateFullName returns a field message, or "".
+func validateFullName(n string) string {
+	if utf8.RuneCountInString(n) > maxFullName {
+		return fmt.Sprintf("must be at most %d characters", maxFullName)
+	}
+	for _, r := range n {
+		if unicode.IsControl(r) {
+			return "must not contain control characters"
+		}
+	}
+	return ""
 }

@@ -198,6 +198,15 @@ func transport() http.RoundTripper {
 	return t
 }
 
+// CheckURL reports whether raw is acceptable as the GPUStack server's URL
+// (what New accepts: absolute https, or http to a loopback host, no query
+// or fragment). The configuration checks GPUSTACK_URL with it, so the rule
+// lives in one place. Its message never repeats raw.
+func CheckURL(raw string) error {
+	_, err := baseURL(raw)
+	return err
+}
+
 // baseURL validates raw and returns it without userinfo or trailing slash.
 // Messages never repeat raw: it may hold a password.
 func baseURL(raw string) (string, error) {

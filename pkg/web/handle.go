@@ -22,11 +22,17 @@ func Handle(logger *slog.Logger, fn func(w http.ResponseWriter, r *http.Request)
 // Authenticator is what RequireSession needs of the core.
 type Authenticator interface {
 	Authenticate(ctx context.Context, token string) (auth.Session, error)
-	RequireAdmin(ctx context.Context, s auth.Session) (auth.User, error)
+}
+
+// Authorizer is what RequireAdmin needs of the core: the acting session's
+// admin rights, read from the user's current record.
+type Authorizer interface {
+	Authorize(ctx context.Context, actor auth.Session) (auth.User, error)
 }
 
 // RequireSession lets a request through only with a valid bearer token
-// whose session still exists; the session is put in the context.
+// whose session still exists; the session is put in the context, where
+// handlers read it with SessionOf and pass it to the core as an argument.
 func RequireSession(logger *slog.Logger, a Authenticator, next http.Handler) http.Handler {
 	return Handle(logger, func(w http.ResponseWriter, r *http.Request) error {
 		token, err := bearer(r)
@@ -37,17 +43,23 @@ func RequireSession(logger *slog.Logger, a Authenticator, next http.Handler) htt
 		if err != nil {
 			return err
 		}
-		next.ServeHTTP(w, r.WithContext(auth.WithSession(r.Context(), s)))
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), sessionKey{}, s)))
 		return nil
 	})
 }
 
 // RequireAdmin is RequireSession plus a check of the caller's current
-// record: 401 without a valid token, 403 for a non-admin.
-func RequireAdmin(logger *slog.Logger, a Authenticator, next http.Handler) http.Handler {
+// record: 401 without a valid token, 403 for a non-admin, before the
+// request body is read. It is an early answer, not the authority: every
+// admin operation of the core checks the actor's rights again, so a route
+// registered without this middleware still cannot act as an admin.
+func RequireAdmin(logger *slog.Logger, a Authenticator, z Authorizer, next http.Handler) http.Handler {
 	return RequireSession(logger, a, Handle(logger, func(w http.ResponseWriter, r *http.Request) error {
-		s, _ := auth.SessionFromContext(r.Context())
-		if _, err := a.RequireAdmin(r.Context(), s); err != nil {
+		s, err := SessionOf(r)
+		if err != nil {
+			return err
+		}
+		if _, err := z.Authorize(r.Context(), s); err != nil {
 			return err
 		}
 		next.ServeHTTP(w, r)
@@ -73,11 +85,13 @@ func bearer(r *http.Request) (string, error) {
 	return token, nil
 }
 
+type sessionKey struct{}
+
 // SessionOf returns the authenticated session of r. Handlers behind
 // RequireSession always have one; a missing one is a wiring bug and
 // answered as an internal error.
 func SessionOf(r *http.Request) (auth.Session, error) {
-	s, ok := auth.SessionFromContext(r.Context())
+	s, ok := r.Context().Value(sessionKey{}).(auth.Session)
 	if !ok {
 		return auth.Session{}, auth.Errorf(auth.CodeInternal, "no session in context")
 	}

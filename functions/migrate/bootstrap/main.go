@@ -1,4 +1,6 @@
-// Command bootstrap is the migrate Lambda function: wiring only.
+// Command bootstrap is the migrate Lambda function: wiring only. It opens
+// PostgreSQL alone, so it runs with DATABASE_URL (and the admin settings)
+// and nothing else.
 package main
 
 import (
@@ -20,10 +22,10 @@ func main() {
 }
 
 func run(ctx context.Context, getenv func(string) string) error {
-	a, err := app.Open(ctx, getenv)
+	setup, _, err := app.OpenSetup(ctx, getenv, os.Stdout)
 	if err != nil {
 		return err
 	}
-	lambda.Start(migrate.Handler(a.Setup)) // never returns
+	lambda.Start(migrate.Handler(setup)) // never returns
 	return nil
 }

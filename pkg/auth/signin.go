@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"net/netip"
 	"regexp"
 	"strconv"
 	"strings"
@@ -13,14 +12,6 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 )
-
-// usernamePattern is docs/api.md's rule. Letters are ASCII so that "without
-// regard to case" means the same in Go, PostgreSQL and SQLite, and no two
-// names can differ only by look-alike Unicode letters.
-var usernamePattern = regexp.MustCompile(`^[A-Za-z0-9._@-]{3,64}$`)
-
-// ValidUsername reports whether name matches docs/api.md's username rule.
-func ValidUsername(name string) bool { return usernamePattern.MatchString(name) }
 
 // TokenPair is what login and refresh return.
 type TokenPair struct {
@@ -38,7 +29,7 @@ type TokenPair struct {
 // ErrInvalidCredentials after the same bcrypt work. Returns
 // CodeRateLimited while the username or client IP is locked out, and
 // CodeUnavailable when a store is down.
-func (s *Service) Login(ctx context.Context, username, password string) (TokenPair, error) {
+func (s *Sessions) Login(ctx context.Context, username, password string) (TokenPair, error) {
 	now := s.now()
 	a, err := s.beginAttempt(ctx, now, username)
 	if err != nil {
@@ -80,125 +71,15 @@ func (s *Service) Login(ctx context.Context, username, password string) (TokenPa
 
 // lookup finds a user by a name as typed at login. A name that cannot be
 // valid is not looked up, but is still "not found" after the same work.
-func (s *Service) lookup(ctx context.Context, username string) (User, error) {
+func (s *Sessions) lookup(ctx context.Context, username string) (User, error) {
 	if !ValidUsername(username) {
 		return User{}, ErrNotFound
 	}
 	return s.users.UserByUsername(ctx, username)
 }
 
-// attempt is a sign-in attempt, counted against the throttle before the
-// password is checked (see Throttle).
-type attempt struct {
-	now      time.Time
-	user, ip string        // throttle keys; ip is "" when the address is unknown
-	userLock time.Duration // the locks this attempt started
-	ipLock   time.Duration
-}
-
-// beginAttempt counts an attempt against the client's address, then the
-// username, and refuses it with CodeRateLimited while either is locked.
-func (s *Service) beginAttempt(ctx context.Context, now time.Time, username string) (attempt, error) {
-	a := attempt{now: now, user: userThrottleKey(username), ip: ipThrottleKey(ClientFromContext(ctx).IP)}
-	if a.ip != "" {
-		wait, started, err := s.throttle.Attempt(ctx, a.ip, s.cfg.IPThrottle, now)
-		if err != nil {
-			return a, err
-		}
-		if wait > 0 {
-			return a, rateLimited(wait)
-		}
-		a.ipLock = started
-	}
-	wait, started, err := s.throttle.Attempt(ctx, a.user, s.cfg.UserThrottle, now)
-	if err != nil {
-		return a, err
-	}
-	if wait > 0 {
-		// No password was tried: the address gets its attempt back.
-		if a.ip != "" {
-			_ = s.throttle.Refund(ctx, a.ip, now, a.ipLock)
-		}
-		return a, rateLimited(wait)
-	}
-	a.userLock = started
-	return a, nil
-}
-
-func rateLimited(wait time.Duration) error {
-	return &Error{Code: CodeRateLimited, Message: "Too many failed attempts; try again later.", RetryAfter: wait}
-}
-
-// attemptSucceeded clears the username's count (docs/security.md 10) and gives
-// the address its attempt back; an address's count is never cleared by a
-// success, or one valid account would reset it for a password sprayer.
-func (s *Service) attemptSucceeded(ctx context.Context, a attempt) error {
-	if err := s.throttle.Reset(ctx, a.user); err != nil {
-		return err
-	}
-	if a.ip == "" {
-		return nil
-	}
-	return s.throttle.Refund(ctx, a.ip, a.now, a.ipLock)
-}
-
-// abandon gives an attempt back to both counters when it failed for a
-// reason that says nothing about the password (a store or an upstream
-// that cannot be reached): an outage must not lock people out.
-func (s *Service) abandon(ctx context.Context, a attempt) {
-	ctx = context.WithoutCancel(ctx)
-	_ = s.throttle.Refund(ctx, a.user, a.now, a.userLock)
-	if a.ip != "" {
-		_ = s.throttle.Refund(ctx, a.ip, a.now, a.ipLock)
-	}
-}
-
-// userThrottleKey counts a username without regard to case; it is hashed
-// so that any input, however long or odd, makes a short, safe key.
-func userThrottleKey(username string) string {
-	u := sha256.Sum256([]byte(strings.ToLower(username)))
-	return "u:" + hex.EncodeToString(u[:16])
-}
-
-// ipThrottleKey counts an IPv4 address alone and an IPv6 address by its
-// /64: one subscriber usually holds a whole /64, and counting each of its
-// 2^64 addresses apart would make the per-address limit meaningless.
-func ipThrottleKey(ip string) string {
-	a, err := netip.ParseAddr(ip)
-	if err != nil {
-		return ""
-	}
-	a = a.Unmap()
-	if a.Is6() {
-		p, _ := a.Prefix(64)
-		return "ip:" + p.String()
-	}
-	return "ip:" + a.String()
-}
-
-// loginFailed writes the audit events of a failed attempt (already
-// counted) and returns the one answer every failure gets.
-func (s *Service) loginFailed(ctx context.Context, a attempt, username string, userID int64, reason string) error {
-	e := Event{Type: EventLoginFailed, Username: auditName(username), Details: map[string]any{"reason": reason}}
-	if userID != 0 {
-		e.TargetID = &userID
-	}
-	s.record(ctx, e)
-	if locked := max(a.userLock, a.ipLock); locked > 0 {
-		e.Type, e.Details = EventLoginLocked, map[string]any{"locked_seconds": int(locked.Seconds())}
-		s.record(ctx, e)
-	}
-	return ErrInvalidCredentials
-}
-
-// auditName is a name as typed at login, made fit for the audit log:
-// valid UTF-8, no NUL (which PostgreSQL's text refuses), at most 64 bytes.
-func auditName(name string) string {
-	return truncate(strings.ReplaceAll(strings.ToValidUTF8(name, "\uFFFD"), "\x00", ""), 64)
-}
-
 // startSession creates a session for u and issues its first token pair.
-func (s *Service) startSession(ctx context.Context, u User, now time.Time, rehash string) (TokenPair, error) {
+func (s *Sessions) startSession(ctx context.Context, u User, now time.Time, rehash string) (TokenPair, error) {
 	c := ClientFromContext(ctx)
 	sid, err := randomToken(s.rand, 16)
 	if err != nil {
@@ -240,7 +121,7 @@ func (s *Service) startSession(ctx context.Context, u User, now time.Time, rehas
 }
 
 // pair signs an access token for sess and assembles the response.
-func (s *Service) pair(u User, sess Session, refresh string, now time.Time) (TokenPair, error) {
+func (s *Sessions) pair(u User, sess Session, refresh string, now time.Time) (TokenPair, error) {
 	jti, err := randomToken(s.rand, 16)
 	if err != nil {
 		return TokenPair{}, err
@@ -274,7 +155,7 @@ func (s *Service) pair(u User, sess Session, refresh string, now time.Time) (Tok
 // the 256-bit secret is what proves possession, and only its hash is stored.
 const refreshPrefix = "r1."
 
-func (s *Service) newRefreshToken(userID int64, sessionID string) (token, hash string, err error) {
+func (s *Sessions) newRefreshToken(userID int64, sessionID string) (token, hash string, err error) {
 	secret, err := randomToken(s.rand, 32)
 	if err != nil {
 		return "", "", err
@@ -314,7 +195,7 @@ func parseRefreshToken(t string) (userID int64, sessionID string, ok bool) {
 // rotated the same token within the grace period (the session lives on);
 // ErrTokenReused, after revoking the whole session, when a token rotated
 // earlier comes back.
-func (s *Service) Refresh(ctx context.Context, token string) (TokenPair, error) {
+func (s *Sessions) Refresh(ctx context.Context, token string) (TokenPair, error) {
 	now := s.now()
 	userID, sid, ok := parseRefreshToken(token)
 	if !ok {
@@ -352,7 +233,7 @@ func (s *Service) Refresh(ctx context.Context, token string) (TokenPair, error) 
 // trip, that its session still exists (marking it seen). Returns
 // ErrInvalidToken for any token that fails, and CodeUnavailable when the
 // session store is down: never a session it could not check.
-func (s *Service) Authenticate(ctx context.Context, token string) (Session, error) {
+func (s *Sessions) Authenticate(ctx context.Context, token string) (Session, error) {
 	c, err := s.tokens.Parse(token)
 	if err != nil {
 		return Session{}, err
@@ -373,7 +254,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Session, erro
 
 // Logout ends the caller's session, or with all every session of the
 // caller, and says how many it ended.
-func (s *Service) Logout(ctx context.Context, sess Session, all bool) (int, error) {
+func (s *Sessions) Logout(ctx context.Context, sess Session, all bool) (int, error) {
 	n := 0
 	if all {
 		var err error
@@ -394,22 +275,5 @@ func (s *Service) Logout(ctx context.Context, sess Session, all bool) (int, erro
 	return n, nil
 }
 
-func minTime(a, b time.Time) time.Time {
-	if a.Before(b) {
-		return a
-	}
-	return b
-}
-
-// truncate cuts s to at most n bytes without splitting a UTF-8 sequence.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
-}
-
-func utf8RuneStart(b byte) bool { return b&0xC0 != 0x80 }
+// JWKS returns the public key set, or false when tokens use a shared secret.
+func (s *Sessions) JWKS() ([]byte, bool) { return s.tokens.JWKS() }

@@ -5,14 +5,9 @@ import (
 	"errors"
 )
 
-// User returns the user with id. Returns ErrNotFound.
-func (s *Service) User(ctx context.Context, id int64) (User, error) {
-	return s.users.User(ctx, id)
-}
-
 // Me returns the caller's own record: one primary-key read. A caller whose
 // record is gone has no valid token any more. Returns ErrInvalidToken.
-func (s *Service) Me(ctx context.Context, sess Session) (User, error) {
+func (s *Sessions) Me(ctx context.Context, sess Session) (User, error) {
 	u, err := s.users.User(ctx, sess.UserID)
 	if errors.Is(err, ErrNotFound) {
 		return User{}, ErrInvalidToken
@@ -21,7 +16,7 @@ func (s *Service) Me(ctx context.Context, sess Session) (User, error) {
 }
 
 // MySessions lists the caller's live sessions, marking the current one.
-func (s *Service) MySessions(ctx context.Context, sess Session) ([]Session, error) {
+func (s *Sessions) MySessions(ctx context.Context, sess Session) ([]Session, error) {
 	list, err := s.sessions.UserSessions(ctx, sess.UserID, s.now())
 	if err != nil {
 		return nil, err
@@ -35,7 +30,7 @@ func (s *Service) MySessions(ctx context.Context, sess Session) ([]Session, erro
 // EndOwnSession ends one of the caller's own sessions (the current one
 // included). Returns ErrNotFound for an id that is not a live session of
 // the caller, so that other users' session ids cannot be probed.
-func (s *Service) EndOwnSession(ctx context.Context, sess Session, sessionID string) error {
+func (s *Sessions) EndOwnSession(ctx context.Context, sess Session, sessionID string) error {
 	if !sessionIDPattern.MatchString(sessionID) {
 		return ErrNotFound
 	}
@@ -57,7 +52,7 @@ func (s *Service) EndOwnSession(ctx context.Context, sess Session, sessionID str
 // as a failed login, so a stolen access token cannot be used to guess it.
 // Returns CodeValidation for a bad new password, CodeRateLimited while
 // locked out, CodeConflict for a user whose password lives upstream.
-func (s *Service) ChangePassword(ctx context.Context, sess Session, current, next string) error {
+func (s *Sessions) ChangePassword(ctx context.Context, sess Session, current, next string) error {
 	if msg := validatePassword(next); msg != "" {
 		return &Error{Code: CodeValidation, Message: "The new password is not acceptable.", Fields: map[string]string{"new_password": msg}}
 	}
@@ -94,40 +89,4 @@ func (s *Service) ChangePassword(ctx context.Context, sess Session, current, nex
 	s.record(ctx, Event{Type: EventPasswordChanged, ActorID: &u.ID, TargetID: &u.ID, Username: u.Username,
 		Details: map[string]any{"sessions_revoked": n}})
 	return nil
-}
-
-// RequireAdmin returns the caller's current record if it is an active
-// admin. Rights come from the record, not the token, so a demotion takes
-// effect on the next request (docs/security.md 23). Returns ErrForbidden, or
-// ErrInvalidToken if the caller's record is gone.
-func (s *Service) RequireAdmin(ctx context.Context, sess Session) (User, error) {
-	u, err := s.Me(ctx, sess)
-	if err != nil {
-		return User{}, err
-	}
-	if !u.IsAdmin || !u.IsActive {
-		return User{}, ErrForbidden
-	}
-	return u, nil
-}
-
-// withSessionsEnded runs change (a write to the user store) between two
-// revocations of the user's sessions, sparing keep. Sessions live in Redis
-// and users in PostgreSQL, so no transaction spans both: revoking first
-// means a failed change can only have logged people out, never left a
-// session alive that should have ended; revoking again afterwards ends any
-// session that a login squeezed in between the two writes.
-func (s *Service) withSessionsEnded(ctx context.Context, userID int64, keep string, change func() error) (int, error) {
-	n, err := s.sessions.RevokeUserSessions(ctx, userID, keep)
-	if err != nil {
-		return 0, err
-	}
-	if err := change(); err != nil {
-		return n, err
-	}
-	m, err := s.sessions.RevokeUserSessions(ctx, userID, keep)
-	if err != nil {
-		s.logger.ErrorContext(ctx, "second revocation failed", "user_id", userID, "err", err)
-	}
-	return n + m, nil
 }

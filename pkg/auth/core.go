@@ -1,0 +1,169 @@
+package auth
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"io"
+	"log/slog"
+	"time"
+)
+
+// Config holds the rules of the service. pkg/app fills it from the environment.
+type Config struct {
+	Tokens            TokenConfig   // issuer, audience, access-token TTL and key
+	RefreshTTL        time.Duration // idle lifetime of a session, renewed by each refresh
+	SessionMaxAge     time.Duration // absolute lifetime of a session
+	RefreshReuseGrace time.Duration // how long a just-rotated refresh token answers 409 rather than revoking
+	BcryptCost        int
+	UserThrottle      ThrottlePolicy // login failures per username
+	IPThrottle        ThrottlePolicy // login failures per client IP
+	AuditRetention    time.Duration  // cleanup deletes audit events older than this
+}
+
+// Stores are the backing stores the service runs on.
+type Stores struct {
+	Users       UserStore
+	Preferences PreferenceStore
+	Audit       AuditStore
+	Sessions    SessionStore
+	Throttle    Throttle
+	Locker      Locker
+}
+
+// core is what every capability shares: the stores, the clock, the
+// password hasher, the token signer and the audit log. Each capability
+// (Sessions, Admin, Prefs, Maintenance, Setup) embeds it, so a rule that
+// two capabilities need lives here once.
+type core struct {
+	cfg      Config
+	users    UserStore
+	prefs    PreferenceStore
+	audit    AuditStore
+	sessions SessionStore
+	throttle Throttle
+	locker   Locker
+	upstream Upstream // nil: no fallback login
+	tokens   *Tokens  // nil in a Setup, which signs nothing
+	hasher   *hasher
+	logger   *slog.Logger
+	clock    func() time.Time
+	rand     io.Reader
+}
+
+// Option changes how the core is built; tests use WithClock to fake time.
+type Option func(*core)
+
+// newCore builds the shared core. It does no I/O.
+func newCore(cfg Config, st Stores, opts []Option) (*core, error) {
+	c := &core{
+		cfg: cfg, users: st.Users, prefs: st.Preferences, audit: st.Audit,
+		sessions: st.Sessions, throttle: st.Throttle, locker: st.Locker,
+		logger: slog.New(slog.DiscardHandler), clock: time.Now, rand: rand.Reader,
+	}
+	for _, o := range opts {
+		o(c)
+	}
+	h, err := newHasher(cfg.BcryptCost, c.rand)
+	if err != nil {
+		return nil, &Error{Code: CodeInvalidRequest, Message: "bad bcrypt cost", Err: err}
+	}
+	c.hasher = h
+	return c, nil
+}
+
+// WithClock makes the service read time from now.
+func WithClock(now func() time.Time) Option { return func(c *core) { c.clock = now } }
+
+// WithUpstream lets users unknown here sign in with the password of an
+// upstream identity provider (GPUStack), as docs/architecture.md's fallback says.
+func WithUpstream(u Upstream) Option { return func(c *core) { c.upstream = u } }
+
+// WithLogger makes the service log to l (audit-write failures, rehashes).
+func WithLogger(l *slog.Logger) Option { return func(c *core) { c.logger = l } }
+
+// now returns the time in UTC at the microsecond precision every store keeps,
+// so that a value written and read back compares equal.
+func (s *core) now() time.Time { return s.clock().UTC().Truncate(time.Microsecond) }
+
+// record appends an audit event, filling time and client from ctx. A
+// failed write is logged, not returned: the action it describes already
+// happened, and refusing logins because the audit table is slow would turn
+// a logging fault into an outage.
+func (s *core) record(ctx context.Context, e Event) {
+	c := ClientFromContext(ctx)
+	e.Time = s.now()
+	e.IP, e.UserAgent, e.RequestID = c.IP, c.UserAgent, c.RequestID
+	if err := s.audit.RecordEvent(ctx, e); err != nil {
+		s.logger.ErrorContext(ctx, "audit write failed", "event", e.Type, "err", err)
+	}
+}
+
+// withSessionsEnded runs change (a write to the user store) between two
+// revocations of the user's sessions, sparing keep. Sessions live in Redis
+// and users in PostgreSQL, so no transaction spans both: revoking first
+// means a failed change can only have logged people out, never left a
+// session alive that should have ended; revoking again afterwards ends any
+// session that a login squeezed in between the two writes.
+func (s *core) withSessionsEnded(ctx context.Context, userID int64, keep string, change func() error) (int, error) {
+	n, err := s.sessions.RevokeUserSessions(ctx, userID, keep)
+	if err != nil {
+		return 0, err
+	}
+	if err := change(); err != nil {
+		return n, err
+	}
+	m, err := s.sessions.RevokeUserSessions(ctx, userID, keep)
+	if err != nil {
+		s.logger.ErrorContext(ctx, "second revocation failed", "user_id", userID, "err", err)
+	}
+	return n + m, nil
+}
+
+func actorID(actor Session) *int64 {
+	if actor.UserID == 0 {
+		return nil
+	}
+	id := actor.UserID
+	return &id
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+// truncate cuts s to at most n bytes without splitting a UTF-8 sequence.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+func utf8RuneStart(b byte) bool { return b&0xC0 != 0x80 }
+
+// authorize returns the actor's current record if it is an active admin.
+// The zero Session (no actor) is never an admin. Returns ErrForbidden, or
+// ErrInvalidToken if the actor's record is gone.
+func (s *core) authorize(ctx context.Context, actor Session) (User, error) {
+	if actor.UserID == 0 {
+		return User{}, ErrForbidden
+	}
+	u, err := s.users.User(ctx, actor.UserID)
+	if errors.Is(err, ErrNotFound) {
+		return User{}, ErrInvalidToken
+	}
+	if err != nil {
+		return User{}, err
+	}
+	if !u.IsAdmin || !u.IsActive {
+		return User{}, ErrForbidden
+	}
+	return u, nil
+}
