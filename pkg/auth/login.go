@@ -209,6 +209,7 @@ func (s *Service) startSession(ctx context.Context, u User, now time.Time, rehas
 		CreatedAt: now, LastSeenAt: now,
 		AbsoluteExpiresAt: now.Add(s.cfg.SessionMaxAge),
 		IP:                truncate(c.IP, 64), UserAgent: truncate(c.UserAgent, 512),
+		Admin: u.IsAdmin && u.IsActive,
 	}
 	sess.ExpiresAt = minTime(now.Add(s.cfg.RefreshTTL), sess.AbsoluteExpiresAt)
 	refresh, refreshHash, err := s.newRefreshToken(u.ID, sess.ID)
@@ -229,6 +230,9 @@ func (s *Service) startSession(ctx context.Context, u User, now time.Time, rehas
 		if errors.Is(err, ErrNotFound) {
 			return TokenPair{}, ErrInvalidCredentials
 		}
+		return TokenPair{}, err
+	}
+	if u, err = s.confirmAdmin(ctx, u, sess.ID); err != nil {
 		return TokenPair{}, err
 	}
 	if rehash != "" {

@@ -119,6 +119,9 @@ func (s *Service) synchronise(ctx context.Context, u User, p UpstreamUser, now t
 		u = next
 		return err
 	}
+	if patch.IsAdmin != nil {
+		update = s.withAdminFlag(ctx, u.ID, p.IsAdmin, &u, update)
+	}
 	revoked := 0
 	var err error
 	if !p.IsActive {

@@ -146,6 +146,9 @@ func (s *Service) UpdateUser(ctx context.Context, actor Session, id int64, c Use
 		u, err = s.users.UpdateUser(ctx, id, p)
 		return err
 	}
+	if c.IsAdmin != nil && *c.IsAdmin != cur.IsAdmin {
+		update = s.withAdminFlag(ctx, id, *c.IsAdmin, &u, update)
+	}
 	revoked := 0
 	if c.Password != nil || (c.IsActive != nil && !*c.IsActive) {
 		revoked, err = s.withSessionsEnded(ctx, id, "", update)
