@@ -40,5 +40,6 @@ func Register(mux web.Router, d Deps) {
 	mux.Handle("GET /api/auth/v2/me/sessions", authed(handleMySessionList(d)))
 	mux.Handle("DELETE /api/auth/v2/me/sessions/{session_id}", authed(handleMySessionEnd(d)))
 	mux.Handle("POST /api/auth/v2/me/password", authed(handleMyPasswordChange(d)))
+	mux.Handle("GET /api/auth/v2/verify", handleVerify(d))
 	mux.Handle("GET /api/auth/v2/.well-known/jwks.json", handleJWKSGet(d))
 }

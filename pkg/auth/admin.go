@@ -190,6 +190,9 @@ func (s *Admin) UpdateUser(ctx context.Context, actor Session, id int64, c UserC
 		u, err = s.users.UpdateUser(ctx, id, p)
 		return err
 	}
+	if c.IsAdmin != nil && *c.IsAdmin != cur.IsAdmin {
+		update = s.withAdminFlag(ctx, id, *c.IsAdmin, &u, update)
+	}
 	revoked := 0
 	if c.Password != nil || (c.IsActive != nil && !*c.IsActive) {
 		revoked, err = s.withSessionsEnded(ctx, id, "", update)

@@ -90,6 +90,10 @@ type SessionStore interface {
 	// RevokeUserSessions deletes all of a user's sessions except keep (if
 	// not empty) and says how many it deleted.
 	RevokeUserSessions(ctx context.Context, userID int64, keep string) (int, error)
+	// SetUserAdmin sets Admin on every existing session of the user, in
+	// one round trip, and says how many sessions it changed (0 for a user
+	// without sessions). It never brings back a session that is gone.
+	SetUserAdmin(ctx context.Context, userID int64, admin bool) (int, error)
 	// ListSessions returns a page of every user's live sessions ordered by
 	// creation. A page costs the same however many sessions exist.
 	// Returns CodeInvalidRequest for a malformed cursor.

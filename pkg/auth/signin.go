@@ -90,6 +90,7 @@ func (s *Sessions) startSession(ctx context.Context, u User, now time.Time, reha
 		CreatedAt: now, LastSeenAt: now,
 		AbsoluteExpiresAt: now.Add(s.cfg.SessionMaxAge),
 		IP:                truncate(c.IP, 64), UserAgent: truncate(c.UserAgent, 512),
+		Admin: u.IsAdmin && u.IsActive,
 	}
 	sess.ExpiresAt = minTime(now.Add(s.cfg.RefreshTTL), sess.AbsoluteExpiresAt)
 	refresh, refreshHash, err := s.newRefreshToken(u.ID, sess.ID)
@@ -110,6 +111,9 @@ func (s *Sessions) startSession(ctx context.Context, u User, now time.Time, reha
 		if errors.Is(err, ErrNotFound) {
 			return TokenPair{}, ErrInvalidCredentials
 		}
+		return TokenPair{}, err
+	}
+	if u, err = s.confirmAdmin(ctx, u, sess.ID); err != nil {
 		return TokenPair{}, err
 	}
 	if rehash != "" {

@@ -119,6 +119,9 @@ func (s *Sessions) synchronise(ctx context.Context, u User, p UpstreamUser, now 
 		u = next
 		return err
 	}
+	if patch.IsAdmin != nil {
+		update = s.withAdminFlag(ctx, u.ID, p.IsAdmin, &u, update)
+	}
 	revoked := 0
 	var err error
 	if !p.IsActive {

@@ -65,7 +65,7 @@ func (s *Store) createChunk(ctx context.Context, chunk []auth.Session) error {
 			createSessionScript.EvalSha(ctx, p,
 				[]string{s.sessionKey(uid, sid), s.userIndexKey(uid), s.historyKey(uid, sid)},
 				created, sid, s.userBase(uid),
-				uid, sess.Username, created, created, idle, micros(sess.AbsoluteExpiresAt), sess.IP, sess.UserAgent, "rh-"+sid, MaxSessionsPerUser,
+				uid, sess.Username, created, created, idle, micros(sess.AbsoluteExpiresAt), sess.IP, sess.UserAgent, "rh-"+sid, MaxSessionsPerUser, adminFlag(sess.Admin),
 			)
 		}
 		return nil

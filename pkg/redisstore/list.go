@@ -145,7 +145,7 @@ func (s *Store) readSessions(ctx context.Context, members []string, now int64) (
 		for i, m := range members {
 			_, uid, sid, _ := parseMember(m)
 			sids[i] = sid
-			cmds[i] = p.HMGet(ctx, s.sessionKey(uid, sid), "uid", "un", "c", "seen", "ie", "ae", "ip", "ua")
+			cmds[i] = p.HMGet(ctx, s.sessionKey(uid, sid), "uid", "un", "c", "seen", "ie", "ae", "ip", "ua", "adm")
 		}
 		return nil
 	})

@@ -20,8 +20,9 @@ import (
 const historyLength = 64
 
 // sessionFields is the number of values a script returns per session: uid,
-// username, created, seen, idle expiry, absolute expiry, ip, user agent.
-const sessionFields = 8
+// username, created, seen, idle expiry, absolute expiry, ip, user agent,
+// admin flag.
+const sessionFields = 9
 
 // CreateSession stores s with the hash of its first refresh token.
 // s.CreatedAt is the "now" of the operation. A zero AbsoluteExpiresAt means
@@ -76,7 +77,7 @@ func (s *Store) CreateSession(ctx context.Context, sess auth.Session, refreshHas
 	v, err := createSessionScript.Run(ctx, s.c,
 		[]string{s.sessionKey(uid, sid), s.userIndexKey(uid), s.historyKey(uid, sid)},
 		created, sid, s.userBase(uid),
-		uid, sess.Username, created, seen, idle, micros(absolute), sess.IP, sess.UserAgent, refreshHash, MaxSessionsPerUser,
+		uid, sess.Username, created, seen, idle, micros(absolute), sess.IP, sess.UserAgent, refreshHash, MaxSessionsPerUser, adminFlag(sess.Admin),
 	).Slice()
 	if err != nil {
 		return s.fail("create session", err)
@@ -309,7 +310,9 @@ func (s *Store) dropIndexEntries(ctx context.Context, uid int64, gone []deleted,
 }
 
 // sessionFrom builds a Session from a script's fields: uid, username,
-// created, seen, idle expiry, absolute expiry, ip, user agent.
+// created, seen, idle expiry, absolute expiry, ip, user agent, admin flag.
+// A session written before the flag existed has none and reads as not
+// admin: a verifier then denies admin rights until the next login.
 func sessionFrom(sid string, f []any) (auth.Session, error) {
 	if len(f) != sessionFields {
 		return auth.Session{}, fmt.Errorf("session %d fields, want %d", len(f), sessionFields)
@@ -335,5 +338,6 @@ func sessionFrom(sid string, f []any) (auth.Session, error) {
 		AbsoluteExpiresAt: fromMicros(n[5]),
 		IP:                str(f[6]),
 		UserAgent:         str(f[7]),
+		Admin:             str(f[8]) == "1",
 	}, nil
 }

@@ -49,6 +49,9 @@ func SessionStore(t *testing.T, open func(t *testing.T) SessionHarness) {
 		{"UserSessions", testSessionUserSessions},
 		{"RevokeSession", testSessionRevokeSession},
 		{"RevokeUserSessions", testSessionRevokeUserSessions},
+		{"AdminFlag", testSessionAdminFlag},
+		{"SetUserAdmin", testSessionSetUserAdmin},
+		{"SetUserAdminOneRoundTrip", testSessionSetUserAdminOneRoundTrip},
 		{"ListSessions", testSessionListSessions},
 		{"ListSessionsInvalidCursor", testSessionListSessionsInvalidCursor},
 		{"ListSessionsWhileCreating", testSessionListSessionsWhileCreating},
@@ -861,5 +864,131 @@ func testSessionPruneSessions(t *testing.T, h SessionHarness) {
 func testSessionPing(t *testing.T, h SessionHarness) {
 	if err := h.Store.Ping(t.Context()); err != nil {
 		t.Errorf("Ping = %v, want nil", err)
+	}
+}
+
+// testSessionAdminFlag: the flag a session is created with comes back from
+// every call that reads a session.
+func testSessionAdminFlag(t *testing.T, h SessionHarness) {
+	s, base := h.Store, sessionTime()
+	admin := sessionAt(30, "s_admin", base)
+	admin.Admin = true
+	storeSession(t, s, admin)
+	storeSession(t, s, sessionAt(31, "s_plain", base.Add(time.Second)))
+	now := base.Add(time.Minute)
+
+	for uid, want := range map[int64]bool{30: true, 31: false} {
+		sid := map[int64]string{30: "s_admin", 31: "s_plain"}[uid]
+		got, err := s.TouchSession(t.Context(), uid, sid, now)
+		if err != nil || got.Admin != want {
+			t.Errorf("TouchSession(%s).Admin = %v, %v, want %v, nil", sid, got.Admin, err, want)
+		}
+		list, err := s.UserSessions(t.Context(), uid, now)
+		if err != nil || len(list) != 1 || list[0].Admin != want {
+			t.Errorf("UserSessions(%d) = %+v, %v, want one session with Admin %v", uid, list, err, want)
+		}
+	}
+	page, err := s.ListSessions(t.Context(), auth.SessionQuery{Limit: 10, Now: now})
+	if err != nil || len(page.Sessions) != 2 || !page.Sessions[0].Admin || page.Sessions[1].Admin {
+		t.Errorf("ListSessions = %+v, %v, want s_admin (Admin) then s_plain", page.Sessions, err)
+	}
+	rotated, err := s.RotateRefresh(t.Context(), sessionRotation(admin, "rh-s_admin", "rh-2", now))
+	if err != nil || !rotated.Admin {
+		t.Errorf("RotateRefresh.Admin = %v, %v, want true, nil", rotated.Admin, err)
+	}
+}
+
+// testSessionSetUserAdmin: the flag changes on every live session of one
+// user at once, and nowhere else.
+func testSessionSetUserAdmin(t *testing.T, h SessionHarness) {
+	s, base := h.Store, sessionTime()
+	const uid, other = int64(40), int64(41)
+	for i, sid := range []string{"s_1", "s_2", "s_gone"} {
+		sess := sessionAt(uid, sid, base.Add(time.Duration(i)*time.Second))
+		sess.Admin = true
+		storeSession(t, s, sess)
+	}
+	bystander := sessionAt(other, "s_1", base)
+	bystander.Admin = true
+	storeSession(t, s, bystander)
+	if ok, err := s.RevokeSession(t.Context(), uid, "s_gone"); !ok || err != nil {
+		t.Fatalf("RevokeSession = %v, %v, want true, nil", ok, err)
+	}
+	now := base.Add(time.Minute)
+	flags := func(uid int64) map[string]bool {
+		t.Helper()
+		list, err := s.UserSessions(t.Context(), uid, now)
+		if err != nil {
+			t.Fatalf("UserSessions(%d) = %v, want nil", uid, err)
+		}
+		out := map[string]bool{}
+		for _, sess := range list {
+			out[sess.ID] = sess.Admin
+		}
+		return out
+	}
+
+	steps := []struct {
+		admin bool
+		want  int
+	}{
+		{false, 2}, // the live sessions; the revoked one is not counted
+		{false, 0}, // nothing left to change
+		{true, 2},
+	}
+	for _, st := range steps {
+		n, err := s.SetUserAdmin(t.Context(), uid, st.admin)
+		if err != nil || n != st.want {
+			t.Errorf("SetUserAdmin(%d, %v) = %d, %v, want %d, nil", uid, st.admin, n, err, st.want)
+		}
+		if diff := cmp.Diff(map[string]bool{"s_1": st.admin, "s_2": st.admin}, flags(uid)); diff != "" {
+			t.Errorf("after SetUserAdmin(%v): flags mismatch (-want +got):\n%s", st.admin, diff)
+		}
+		got, err := s.TouchSession(t.Context(), uid, "s_2", now)
+		if err != nil || got.Admin != st.admin {
+			t.Errorf("after SetUserAdmin(%v): TouchSession.Admin = %v, %v", st.admin, got.Admin, err)
+		}
+		if diff := cmp.Diff(map[string]bool{"s_1": true}, flags(other)); diff != "" {
+			t.Errorf("another user's sessions changed (-want +got):\n%s", diff)
+		}
+	}
+	// A revoked session stays revoked: the flag does not bring it back.
+	_, err := s.TouchSession(t.Context(), uid, "s_gone", now)
+	sessionWantErr(t, "TouchSession of the revoked session", err, auth.ErrNotFound)
+	if n, err := s.SetUserAdmin(t.Context(), 999, true); err != nil || n != 0 {
+		t.Errorf("SetUserAdmin(unknown user) = %d, %v, want 0, nil", n, err)
+	}
+	if got := flags(999); len(got) != 0 {
+		t.Errorf("unknown user has sessions after SetUserAdmin: %v", got)
+	}
+	// The flag survives a rotation, and the session still expires as before.
+	rotated, err := s.RotateRefresh(t.Context(), sessionRotation(sessionAt(uid, "s_1", base), "rh-s_1", "rh-next", now))
+	if err != nil || !rotated.Admin {
+		t.Errorf("RotateRefresh after SetUserAdmin = %+v, %v, want Admin true", rotated, err)
+	}
+	_, err = s.TouchSession(t.Context(), uid, "s_2", sessionAt(uid, "s_2", base.Add(time.Second)).ExpiresAt)
+	sessionWantErr(t, "TouchSession at the idle expiry after SetUserAdmin", err, auth.ErrNotFound)
+}
+
+// testSessionSetUserAdminOneRoundTrip: a change of rights costs one round
+// trip however many sessions the user has.
+func testSessionSetUserAdminOneRoundTrip(t *testing.T, h SessionHarness) {
+	if h.RoundTrips == nil {
+		t.Skip("the harness counts no round trips")
+	}
+	s, base := h.Store, sessionTime()
+	for i := range 5 {
+		storeSession(t, s, sessionAt(50, fmt.Sprintf("s_%d", i), base.Add(time.Duration(i)*time.Second)))
+	}
+	// The first call may load the script into the server.
+	if _, err := s.SetUserAdmin(t.Context(), 50, true); err != nil {
+		t.Fatalf("SetUserAdmin = %v, want nil", err)
+	}
+	before := h.RoundTrips()
+	if n, err := s.SetUserAdmin(t.Context(), 50, false); err != nil || n != 5 {
+		t.Fatalf("SetUserAdmin = %d, %v, want 5, nil", n, err)
+	}
+	if got := h.RoundTrips() - before; got != 1 {
+		t.Errorf("SetUserAdmin round trips = %d, want 1", got)
 	}
 }
