@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math"
 	"os"
@@ -429,5 +430,75 @@ func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestCloseAfterCancel: the local runner cancels its context on SIGTERM
+// before it closes its stores; the final snapshot is written all the same.
+func TestCloseAfterCancel(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(t.Context())
+	s, err := embedredis.Start(ctx, embedredis.Options{Dir: dir, Interval: time.Hour})
+	must(t, err)
+	c := redis.NewClient(&redis.Options{Addr: s.Addr()})
+	must(t, c.Set(ctx, "k", "v", 0).Err())
+	_ = c.Close()
+	cancel()
+	must(t, s.Close())
+	if got := start(t, dir, time.Hour).client(t, 0).Get(t.Context(), "k").Val(); got != "v" {
+		t.Fatalf("after a cancelled context, k = %q, want v", got)
+	}
+}
+
+// TestSnapshotIsOnePointInTime: while a script keeps two keys equal (as
+// redisstore's scripts keep a session and its indexes together), every
+// periodic snapshot restores them equal: none is taken half-way.
+func TestSnapshotIsOnePointInTime(t *testing.T) {
+	ctx := t.Context()
+	dir := t.TempDir()
+	s := start(t, dir, 5*time.Millisecond)
+	c := s.client(t, 0)
+	pair := redis.NewScript(`
+for i = 1, 50 do redis.call('SET', 'k' .. i, ARGV[1]) end
+return 1`)
+	stop := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		for n := 0; ; n++ {
+			select {
+			case <-stop:
+				done <- nil
+				return
+			default:
+			}
+			if err := pair.Run(ctx, c, nil, n).Err(); err != nil {
+				done <- err
+				return
+			}
+		}
+	}()
+	defer func() {
+		close(stop)
+		must(t, <-done)
+	}()
+	restored := map[string]bool{}
+	for deadline := time.Now().Add(3 * time.Second); len(restored) < 5 && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+		b, err := os.ReadFile(filepath.Join(dir, embedredis.SnapshotName))
+		if err != nil {
+			continue
+		}
+		copyDir := t.TempDir()
+		must(t, os.WriteFile(filepath.Join(copyDir, embedredis.SnapshotName), b, 0o600))
+		r := start(t, copyDir, time.Hour)
+		vals := r.client(t, 0).MGet(ctx, "k1", "k25", "k50").Val()
+		r.close(t)
+		if vals[0] != vals[1] || vals[1] != vals[2] {
+			t.Fatalf("a snapshot caught a script half-way: %v", vals)
+		}
+		restored[fmt.Sprint(vals[0])] = true
+	}
+	if len(restored) < 2 {
+		t.Fatalf("only %d distinct snapshots seen", len(restored))
 	}
 }
