@@ -116,7 +116,8 @@ func (r *runner) login(t *testing.T, user, pw string) map[string]any {
 }
 
 // TestEmbeddedDefault: with no DATABASE_URL or REDIS_URL the runner serves
-// the first admin on embedded stores, and users survive a restart.
+// the first admin on embedded stores, and users and sessions survive a
+// restart.
 func TestEmbeddedDefault(t *testing.T) {
 	dir := t.TempDir()
 	env := map[string]string{"LOCAL_DIR": dir, "ADMIN_PASSWORD": "first admin password", "BCRYPT_COST": "10"}
@@ -136,6 +137,18 @@ func TestEmbeddedDefault(t *testing.T) {
 		t.Error("no graceful shutdown logged")
 	}
 	r = start(t, env)
+	// docs/security.md 37: the session, its access token and its refresh
+	// token outlive a graceful restart of the embedded default.
+	if code, me := r.do(t, "GET", "/api/auth/v2/me", access, nil); code != 200 || me["username"] != "admin" {
+		t.Errorf("me with the token from before the restart = %d %v, want 200", code, me)
+	}
+	code, next := r.do(t, "POST", "/api/auth/v2/refresh", "", map[string]string{"refresh_token": tok["refresh_token"].(string)})
+	if code != 200 || next["session_id"] != tok["session_id"] {
+		t.Fatalf("refresh after the restart = %d %v, want 200 and the same session", code, next)
+	}
+	if code, _ := r.do(t, "GET", "/api/auth/v2/me", next["access_token"].(string), nil); code != 200 {
+		t.Errorf("me with the refreshed token = %d, want 200", code)
+	}
 	r.login(t, "admin", "first admin password")
 	if len(r.logs.lines("first admin created from ADMIN_PASSWORD")) != 0 {
 		t.Error("a second admin was created on restart")

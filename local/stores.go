@@ -11,12 +11,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
-	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
 	"authfn/pkg/app"
+	"authfn/pkg/embedredis"
 	"authfn/pkg/redisstore"
 	"authfn/pkg/sqlite"
 )
@@ -62,13 +61,14 @@ func open(ctx context.Context, getenv func(string) string, stdout io.Writer) (*a
 		logger.InfoContext(ctx, "users on PostgreSQL")
 	}
 	if cfg.RedisURL == "" {
-		mr, err := embeddedRedis(ctx)
+		mr, err := embedredis.Start(ctx, embedredis.Options{Dir: cfg.LocalDir, Logger: logger})
 		if err != nil {
 			return fail(err)
 		}
-		b.Closers = append(b.Closers, mr.Close)
+		b.Closers = append(b.Closers, func() { _ = mr.Close() })
 		b.Redis = redis.NewClient(&redis.Options{Addr: mr.Addr()})
-		logger.InfoContext(ctx, "sessions on in-process Redis (they end when the runner stops)", "addr", mr.Addr())
+		logger.InfoContext(ctx, "sessions on in-process Redis, kept across restarts", "addr", mr.Addr(),
+			"snapshot", filepath.Join(cfg.LocalDir, embedredis.SnapshotName))
 	} else {
 		if b.Redis, err = redisstore.NewClient(cfg.RedisURL); err != nil {
 			return fail(err)
@@ -83,31 +83,6 @@ func open(ctx context.Context, getenv func(string) string, stdout io.Writer) (*a
 	}
 	setup := func(ctx context.Context) (app.SetupResult, error) { return app.Setup(ctx, cfg, logger, b.SQL, migrate) }
 	return a, setup, nil
-}
-
-// embeddedRedis starts an in-process Redis server that speaks the real
-// protocol, so the real client and scripts run against it. Its clock only
-// moves when told, so a ticker keeps it on wall time and keys expire.
-func embeddedRedis(ctx context.Context) (*miniredis.Miniredis, error) {
-	mr := miniredis.NewMiniRedis()
-	if err := mr.StartAddr("127.0.0.1:0"); err != nil {
-		return nil, fmt.Errorf("start in-process redis: %w", err)
-	}
-	go func() {
-		t := time.NewTicker(time.Second)
-		defer t.Stop()
-		last := time.Now()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case now := <-t.C:
-				mr.FastForward(now.Sub(last))
-				last = now
-			}
-		}
-	}()
-	return mr, nil
 }
 
 // withLocalSecret supplies JWT_SECRET when it is not set: a random one,

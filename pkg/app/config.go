@@ -42,7 +42,7 @@ type Config struct {
 	AdminPassword string // ADMIN_PASSWORD; empty: a random one, logged once
 
 	Addr           string         // ADDR, ":8080" (local runner)
-	LocalDir       string         // LOCAL_DIR, ".local" (local runner: embedded SQLite file, generated JWT secret)
+	LocalDir       string         // LOCAL_DIR, ".local" (local runner: SQLite file, Redis snapshot, generated JWT secret)
 	LogLevel       slog.Level     // LOG_LEVEL, info
 	TrustedProxies []netip.Prefix // TRUSTED_PROXIES, none
 	CORSOrigins    []string       // CORS_ALLOWED_ORIGINS, none
