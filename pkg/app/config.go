@@ -4,9 +4,7 @@
 package app
 
 import (
-	"crypto/ed25519"
-	"crypto/x509"
-	"encoding/pem"
+	"crypto"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -28,7 +26,8 @@ type Config struct {
 	RedisKeyPrefix string // REDIS_KEY_PREFIX, "authfn:"
 
 	JWTSecret      []byte             // JWT_SECRET: ≥ 32 bytes (HS256) ...
-	JWTPrivateKey  ed25519.PrivateKey // ... or a PEM Ed25519 private key (EdDSA + JWKS)
+	JWTPrivateKey  crypto.Signer      // ... or a PEM Ed25519 (EdDSA) or P-256 (ES256) private key
+	JWTVerifyKeys  []crypto.PublicKey // JWT_VERIFY_KEYS: PEM public keys of earlier signing keys
 	JWTIssuer      string             // JWT_ISSUER, "authfn"
 	JWTAudience    string             // JWT_AUDIENCE, "authfn"
 	AccessTokenTTL time.Duration      // ACCESS_TOKEN_TTL, 1800s
@@ -109,6 +108,11 @@ func parseConfig(getenv func(string) string, signing bool) (Config, error) {
 	}
 	if signing {
 		c.JWTSecret, c.JWTPrivateKey = r.signingKey("JWT_SECRET")
+		if keys, err := auth.ParseVerifyKeys(getenv("JWT_VERIFY_KEYS")); err != nil {
+			r.fail("JWT_VERIFY_KEYS", err.Error())
+		} else {
+			c.JWTVerifyKeys = keys
+		}
 	}
 
 	for _, d := range []struct {
@@ -165,7 +169,7 @@ func (c Config) AuthConfig() auth.Config {
 	return auth.Config{
 		Tokens: auth.TokenConfig{
 			Issuer: c.JWTIssuer, Audience: c.JWTAudience, TTL: c.AccessTokenTTL,
-			Secret: c.JWTSecret, PrivateKey: c.JWTPrivateKey,
+			Secret: c.JWTSecret, PrivateKey: c.JWTPrivateKey, VerifyKeys: c.JWTVerifyKeys,
 		},
 		RefreshTTL:        c.RefreshTokenTTL,
 		SessionMaxAge:     c.SessionMaxAge,
@@ -263,31 +267,23 @@ func (r *reader) prefixes(name string) []netip.Prefix {
 	return out
 }
 
-// signingKey reads a shared secret, or a PEM-encoded PKCS#8 Ed25519 key.
+// signingKey reads a shared secret, or a PEM private key (auth.ParseSigningKey).
 // The secret's value never appears in an error.
-func (r *reader) signingKey(name string) ([]byte, ed25519.PrivateKey) {
+func (r *reader) signingKey(name string) ([]byte, crypto.Signer) {
 	v := r.getenv(name)
-	if strings.HasPrefix(strings.TrimSpace(v), "-----BEGIN") {
-		block, _ := pem.Decode([]byte(strings.TrimSpace(v)))
-		if block == nil {
-			r.fail(name, "looks like PEM but does not parse")
-			return nil, nil
-		}
-		k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
-		ek, ok := k.(ed25519.PrivateKey)
-		if err != nil || !ok {
-			r.fail(name, "holds a PEM key that is not a PKCS#8 Ed25519 private key")
-			return nil, nil
-		}
-		return nil, ek
-	}
+	secret, key, err := auth.ParseSigningKey(v)
 	switch {
+	case err != nil:
+		r.fail(name, err.Error())
+		return nil, nil
+	case key != nil:
+		return nil, key
 	case v == "":
 		r.fail(name, fmt.Sprintf("is required: at least %d random bytes (e.g. openssl rand -base64 48)", auth.MinSecretBytes))
 	case len(v) < auth.MinSecretBytes:
 		r.fail(name, fmt.Sprintf("is %d bytes; it must be at least %d", len(v), auth.MinSecretBytes))
 	}
-	return []byte(v), nil
+	return secret, nil
 }
 
 func (r *reader) checkURL(name, v string, schemes ...string) {

@@ -1,7 +1,10 @@
 package app
 
 import (
+	"authfn/pkg/auth"
+	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/pem"
@@ -109,6 +112,36 @@ func TestConfigEd25519Key(t *testing.T) {
 	}
 	if _, err := ConfigFromEnv(env(map[string]string{"JWT_SECRET": "-----BEGIN PRIVATE KEY-----\nnope\n-----END PRIVATE KEY-----"})); err == nil {
 		t.Error("accepted a broken PEM key")
+	}
+}
+
+// TestConfigES256AndVerifyKeys: a SEC1 P-256 key in JWT_SECRET signs
+// ES256; JWT_VERIFY_KEYS takes earlier public keys one after another; a
+// bad verify key stops the start without echoing it.
+func TestConfigES256AndVerifyKeys(t *testing.T) {
+	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	der, _ := x509.MarshalECPrivateKey(ec)
+	_, old, _ := ed25519.GenerateKey(rand.Reader)
+	older, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	pub1, _ := x509.MarshalPKIXPublicKey(old.Public())
+	pub2, _ := x509.MarshalPKIXPublicKey(&older.PublicKey)
+	verify := string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub1})) + string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub2}))
+	c, err := ConfigFromEnv(env(map[string]string{
+		"JWT_SECRET": string(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der})), "JWT_VERIFY_KEYS": verify,
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !ec.Equal(c.JWTPrivateKey) || len(c.JWTVerifyKeys) != 2 {
+		t.Fatalf("key %T, %d verify keys; want the P-256 key and 2", c.JWTPrivateKey, len(c.JWTVerifyKeys))
+	}
+	tk, err := auth.NewTokens(c.AuthConfig().Tokens, time.Now)
+	if err != nil || tk.Alg() != "ES256" || len(tk.Algorithms()) != 2 {
+		t.Errorf("tokens: %v alg %s algorithms %v, want ES256 then EdDSA", err, tk.Alg(), tk.Algorithms())
+	}
+	_, err = ConfigFromEnv(env(map[string]string{"JWT_SECRET": secret, "JWT_VERIFY_KEYS": "-----BEGIN PUBLIC KEY-----\nc2VjcmV0LWlzaA==\n-----END PUBLIC KEY-----"}))
+	if err == nil || !strings.Contains(err.Error(), "JWT_VERIFY_KEYS") || strings.Contains(err.Error(), "c2VjcmV0LWlzaA") {
+		t.Errorf("a bad verify key: %v", err)
 	}
 }
 

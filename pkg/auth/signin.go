@@ -279,5 +279,10 @@ func (s *Sessions) Logout(ctx context.Context, sess Session, all bool) (int, err
 	return n, nil
 }
 
-// JWKS returns the public key set, or false when tokens use a shared secret.
+// JWKS returns the public key set (the signing key and the earlier ones of
+// JWT_VERIFY_KEYS), or false when there is none (HS256 alone).
 func (s *Sessions) JWKS() ([]byte, bool) { return s.tokens.JWKS() }
+
+// SigningAlgorithms lists the algorithms access tokens may carry, the
+// signing one first: what the OIDC discovery document advertises.
+func (s *Sessions) SigningAlgorithms() []string { return s.tokens.Algorithms() }

@@ -1,12 +1,16 @@
 package auth
 
 import (
+	"crypto"
+	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/elliptic"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -40,22 +44,37 @@ func (c AccessClaims) UserID() int64 {
 }
 
 // TokenConfig pins how access tokens are signed. Exactly one of Secret
-// (HS256) and PrivateKey (EdDSA) is set.
+// (HS256) and PrivateKey (EdDSA with an ed25519.PrivateKey, ES256 with a
+// P-256 *ecdsa.PrivateKey) is set.
 type TokenConfig struct {
 	Issuer     string
 	Audience   string
 	TTL        time.Duration
 	Secret     []byte
-	PrivateKey ed25519.PrivateKey
+	PrivateKey crypto.Signer
+	// VerifyKeys are the public keys (ed25519.PublicKey or P-256
+	// *ecdsa.PublicKey) of earlier signing keys: tokens they signed are
+	// accepted until they expire, and the JWKS publishes them, so a key can
+	// be rotated without logging anyone out.
+	VerifyKeys []crypto.PublicKey
 }
 
-// Tokens signs and verifies access tokens with one pinned algorithm.
+// verifyKey is one public key a token may be verified with, found by kid.
+type verifyKey struct {
+	alg string
+	key crypto.PublicKey
+	jwk map[string]string
+}
+
+// Tokens signs and verifies access tokens with pinned algorithms.
 type Tokens struct {
 	cfg    TokenConfig
 	method jwt.SigningMethod
-	sign   any // key for signing
-	verify any // key for verifying
-	kid    string
+	sign   any    // key for signing
+	kid    string // of the signing key; "" under HS256
+	secret []byte // HS256 verification key; nil when signing with a key pair
+	keys   map[string]verifyKey
+	algs   []string // every algorithm a token may carry, signing first
 	parser *jwt.Parser
 	jwks   []byte
 }
@@ -64,34 +83,57 @@ type Tokens struct {
 const MinSecretBytes = 32
 
 // NewTokens returns a signer/verifier for cfg. Returns CodeInvalidRequest
-// for a secret shorter than MinSecretBytes or a missing key.
+// for a secret shorter than MinSecretBytes, a missing key, or a key of a
+// kind or curve the service does not use.
 func NewTokens(cfg TokenConfig, now func() time.Time) (*Tokens, error) {
-	t := &Tokens{cfg: cfg}
+	t := &Tokens{cfg: cfg, keys: map[string]verifyKey{}}
+	var published []map[string]string
+	add := func(pub crypto.PublicKey) (verifyKey, error) {
+		k, err := newVerifyKey(pub)
+		if err != nil {
+			return k, err
+		}
+		if _, dup := t.keys[k.jwk["kid"]]; !dup {
+			t.keys[k.jwk["kid"]] = k
+			published = append(published, k.jwk)
+			if !slices.Contains(t.algs, k.alg) {
+				t.algs = append(t.algs, k.alg)
+			}
+		}
+		return k, nil
+	}
 	switch {
 	case cfg.PrivateKey != nil:
-		if len(cfg.PrivateKey) != ed25519.PrivateKeySize {
+		if k, ok := cfg.PrivateKey.(ed25519.PrivateKey); ok && len(k) != ed25519.PrivateKeySize {
 			return nil, Errorf(CodeInvalidRequest, "the Ed25519 private key has the wrong size")
 		}
-		pub := cfg.PrivateKey.Public().(ed25519.PublicKey)
-		t.method, t.sign, t.verify = jwt.SigningMethodEdDSA, cfg.PrivateKey, pub
-		t.kid = thumbprint(pub)
-		jwks, err := json.Marshal(map[string]any{"keys": []map[string]string{{
-			"kty": "OKP", "crv": "Ed25519", "x": base64.RawURLEncoding.EncodeToString(pub),
-			"kid": t.kid, "alg": "EdDSA", "use": "sig",
-		}}})
+		k, err := add(cfg.PrivateKey.Public())
+		if err != nil {
+			return nil, err
+		}
+		t.method, t.sign, t.kid = jwt.GetSigningMethod(k.alg), cfg.PrivateKey, k.jwk["kid"]
+	case len(cfg.Secret) >= MinSecretBytes:
+		t.method, t.sign, t.secret = jwt.SigningMethodHS256, cfg.Secret, cfg.Secret
+		t.algs = []string{jwt.SigningMethodHS256.Alg()}
+	default:
+		return nil, Errorf(CodeInvalidRequest, "the JWT secret must be at least %d bytes", MinSecretBytes)
+	}
+	for _, pub := range cfg.VerifyKeys {
+		if _, err := add(pub); err != nil {
+			return nil, err
+		}
+	}
+	if len(published) > 0 {
+		jwks, err := json.Marshal(map[string]any{"keys": published})
 		if err != nil {
 			return nil, err
 		}
 		t.jwks = jwks
-	case len(cfg.Secret) >= MinSecretBytes:
-		t.method, t.sign, t.verify = jwt.SigningMethodHS256, cfg.Secret, cfg.Secret
-	default:
-		return nil, Errorf(CodeInvalidRequest, "the JWT secret must be at least %d bytes", MinSecretBytes)
 	}
 	// Every validation option is spelled out: golang-jwt/v5 checks none of
 	// iss, aud or a missing exp unless asked (docs/security.md 11).
 	t.parser = jwt.NewParser(
-		jwt.WithValidMethods([]string{t.method.Alg()}),
+		jwt.WithValidMethods(t.algs),
 		jwt.WithIssuer(cfg.Issuer),
 		jwt.WithAudience(cfg.Audience),
 		jwt.WithExpirationRequired(),
@@ -103,17 +145,51 @@ func NewTokens(cfg TokenConfig, now func() time.Time) (*Tokens, error) {
 	return t, nil
 }
 
-// thumbprint is the RFC 7638 JWK thumbprint of an Ed25519 key: a kid that
-// names the key itself, so rotating keys never reuses a kid.
-func thumbprint(pub ed25519.PublicKey) string {
-	canon := fmt.Sprintf(`{"crv":"Ed25519","kty":"OKP","x":"%s"}`, base64.RawURLEncoding.EncodeToString(pub))
-	sum := sha256.Sum256([]byte(canon))
+// newVerifyKey describes pub as a JWK with its RFC 7638 thumbprint as kid:
+// a kid that names the key itself, so rotating keys never reuses one.
+func newVerifyKey(pub crypto.PublicKey) (verifyKey, error) {
+	b64 := base64.RawURLEncoding.EncodeToString
+	switch k := pub.(type) {
+	case ed25519.PublicKey:
+		x := b64(k)
+		kid := thumbprint(fmt.Sprintf(`{"crv":"Ed25519","kty":"OKP","x":"%s"}`, x))
+		return verifyKey{alg: "EdDSA", key: k, jwk: map[string]string{
+			"kty": "OKP", "crv": "Ed25519", "x": x, "kid": kid, "alg": "EdDSA", "use": "sig",
+		}}, nil
+	case *ecdsa.PublicKey:
+		if k.Curve != elliptic.P256() {
+			return verifyKey{}, Errorf(CodeInvalidRequest, "an EC key must be on the P-256 curve (ES256)")
+		}
+		raw, err := k.Bytes() // 0x04 || X || Y, each 32 bytes
+		if err != nil {
+			return verifyKey{}, &Error{Code: CodeInvalidRequest, Message: "the EC public key is not valid", Err: err}
+		}
+		x, y := b64(raw[1:33]), b64(raw[33:65])
+		kid := thumbprint(fmt.Sprintf(`{"crv":"P-256","kty":"EC","x":"%s","y":"%s"}`, x, y))
+		return verifyKey{alg: "ES256", key: k, jwk: map[string]string{
+			"kty": "EC", "crv": "P-256", "x": x, "y": y, "kid": kid, "alg": "ES256", "use": "sig",
+		}}, nil
+	}
+	return verifyKey{}, Errorf(CodeInvalidRequest, "a JWT key must be Ed25519 or P-256, not %T", pub)
+}
+
+// thumbprint is the RFC 7638 JWK thumbprint of a key given as its
+// canonical JSON (required members only, in lexical order, no spaces).
+func thumbprint(canonical string) string {
+	sum := sha256.Sum256([]byte(canonical))
 	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
-// JWKS returns the JSON Web Key Set of the public signing key, and false
-// when tokens are signed with a shared secret (nothing to publish).
+// JWKS returns the JSON Web Key Set of the public keys (the signing key
+// first, then the verify keys), and false when there is none to publish
+// (HS256 with no verify keys).
 func (t *Tokens) JWKS() ([]byte, bool) { return t.jwks, t.jwks != nil }
+
+// Alg is the algorithm new tokens are signed with.
+func (t *Tokens) Alg() string { return t.method.Alg() }
+
+// Algorithms lists every algorithm a token may carry, signing first.
+func (t *Tokens) Algorithms() []string { return slices.Clone(t.algs) }
 
 // Sign returns a signed access token for c. It sets iss, aud and the kid
 // header; the caller sets sub, sid, iat, exp and jti.
@@ -132,8 +208,8 @@ func (t *Tokens) Sign(c AccessClaims) (string, error) {
 }
 
 // Parse verifies raw and returns its claims. Any failure, of any kind, is
-// ErrInvalidToken (docs/security.md 16: no branch that accepts an expired token
-// for something else).
+// ErrInvalidToken (docs/security.md 16: no branch that accepts an expired
+// token for something else).
 func (t *Tokens) Parse(raw string) (AccessClaims, error) {
 	if len(raw) == 0 || len(raw) > MaxTokenBytes {
 		return AccessClaims{}, ErrInvalidToken
@@ -143,20 +219,58 @@ func (t *Tokens) Parse(raw string) (AccessClaims, error) {
 	if err != nil {
 		return AccessClaims{}, &Error{Code: CodeInvalidToken, Message: ErrInvalidToken.Message, Err: err}
 	}
-	if c.UserID() == 0 || c.SessionID == "" || c.ID == "" || c.IssuedAt == nil {
-		return AccessClaims{}, &Error{Code: CodeInvalidToken, Message: ErrInvalidToken.Message, Err: errors.New("missing sub, sid, jti or iat")}
+	if c.UserID() == 0 || strconv.FormatInt(c.UserID(), 10) != c.Subject || c.SessionID == "" || c.ID == "" || c.IssuedAt == nil {
+		return AccessClaims{}, &Error{Code: CodeInvalidToken, Message: ErrInvalidToken.Message, Err: errors.New("missing or non-canonical sub, sid, jti or iat")}
 	}
 	return c, nil
 }
 
-// keyFor returns the server's own key. jku, x5u and jwk headers are never
-// read (docs/security.md 13); a kid only selects among our keys, and we have one.
+// keyFor returns the server's own key for tok. jku, x5u and jwk headers are
+// never read (docs/security.md 13); a kid only selects among our keys, and
+// the token's alg must be exactly that key's algorithm, so no key is ever
+// used with another algorithm (HS/RS-style confusion). A token without kid
+// is accepted only under HS256, and an HS256 token must carry none. Any
+// crit header is refused: this service understands no JWS extension
+// (RFC 7515 section 4.1.11).
 func (t *Tokens) keyFor(tok *jwt.Token) (any, error) {
-	if kid, ok := tok.Header["kid"]; ok && kid != t.kid {
-		return nil, errors.New("unknown kid")
+	if _, ok := tok.Header["crit"]; ok {
+		return nil, errors.New("crit header")
 	}
-	if _, ok := tok.Header["kid"]; !ok && t.kid != "" {
+	kidValue, hasKid := tok.Header["kid"]
+	if !hasKid {
+		if t.secret != nil && tok.Method.Alg() == jwt.SigningMethodHS256.Alg() {
+			return t.secret, nil
+		}
 		return nil, errors.New("missing kid")
 	}
-	return t.verify, nil
+	kid, _ := kidValue.(string)
+	k, ok := t.keys[kid]
+	if !ok || kid == "" {
+		return nil, errors.New("unknown kid")
+	}
+	if tok.Method.Alg() != k.alg {
+		return nil, errors.New("alg does not match the key")
+	}
+	return k.key, nil
+}
+
+// UnmarshalJSON refuses a time claim (exp, iat, nbf) that is not a JSON
+// number: RFC 7519 makes them NumericDates, and golang-jwt would also take
+// a string such as "1999999999".
+func (c *AccessClaims) UnmarshalJSON(b []byte) error {
+	var times struct {
+		Exp json.RawMessage `json:"exp"`
+		Iat json.RawMessage `json:"iat"`
+		Nbf json.RawMessage `json:"nbf"`
+	}
+	if err := json.Unmarshal(b, &times); err != nil {
+		return err
+	}
+	for _, v := range []json.RawMessage{times.Exp, times.Iat, times.Nbf} {
+		if len(v) > 0 && v[0] != '-' && (v[0] < '0' || v[0] > '9') {
+			return errors.New("a time claim is not a JSON number")
+		}
+	}
+	type plain AccessClaims
+	return json.Unmarshal(b, (*plain)(c))
 }
