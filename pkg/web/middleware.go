@@ -237,6 +237,27 @@ func headers(next http.Handler) http.Handler {
 	})
 }
 
+// CORSPolicy is what the middleware answers a browser from an allowed
+// origin with. In AWS the HTTP API answers preflights itself, so
+// template.yaml's CorsConfiguration must say the same; a test in local/
+// holds the two together.
+type CORSPolicy struct {
+	AllowMethods  []string
+	AllowHeaders  []string
+	ExposeHeaders []string
+	MaxAge        int // seconds
+}
+
+// CORS returns the service's CORS policy.
+func CORS() CORSPolicy {
+	return CORSPolicy{
+		AllowMethods:  []string{"GET", "POST", "PATCH", "DELETE"},
+		AllowHeaders:  []string{"Authorization", "Content-Type", "X-Request-Id"},
+		ExposeHeaders: []string{"X-Request-Id", "Retry-After", "Location", "WWW-Authenticate"},
+		MaxAge:        600,
+	}
+}
+
 // cors answers preflights and marks responses for the allowed origins.
 // Tokens travel in the Authorization header, not cookies, so credentials
 // are never allowed.
@@ -244,6 +265,9 @@ func cors(origins []string, next http.Handler) http.Handler {
 	if len(origins) == 0 {
 		return next
 	}
+	policy := CORS()
+	allowMethods, allowHeaders := strings.Join(policy.AllowMethods, ", "), strings.Join(policy.AllowHeaders, ", ")
+	expose, maxAge := strings.Join(policy.ExposeHeaders, ", "), strconv.Itoa(policy.MaxAge)
 	allowed := make(map[string]bool, len(origins))
 	for _, o := range origins {
 		allowed[o] = true
@@ -257,11 +281,11 @@ func cors(origins []string, next http.Handler) http.Handler {
 		h := w.Header()
 		h.Add("Vary", "Origin")
 		h.Set("Access-Control-Allow-Origin", origin)
-		h.Set("Access-Control-Expose-Headers", "X-Request-Id, Retry-After, Location, WWW-Authenticate")
+		h.Set("Access-Control-Expose-Headers", expose)
 		if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
-			h.Set("Access-Control-Allow-Methods", "GET, POST, PATCH, DELETE")
-			h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, X-Request-Id")
-			h.Set("Access-Control-Max-Age", strconv.Itoa(600))
+			h.Set("Access-Control-Allow-Methods", allowMethods)
+			h.Set("Access-Control-Allow-Headers", allowHeaders)
+			h.Set("Access-Control-Max-Age", maxAge)
 			w.WriteHeader(http.StatusNoContent)
 			return
 		}
