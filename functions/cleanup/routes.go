@@ -6,7 +6,6 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
-	"time"
 
 	"authfn/pkg/auth"
 	"authfn/pkg/web"
@@ -31,13 +30,9 @@ func Register(mux web.Router, d Deps) {
 	mux.Handle("POST /api/auth/v2/cleanup", web.RequireAdmin(d.Logger, d.Auth, d.Admin, handleCleanupRun(d)))
 }
 
-// httpBudget keeps an on-demand run well inside API Gateway's 29 s limit;
-// what it does not finish, the next run does.
-const httpBudget = 20 * time.Second
-
 func handleCleanupRun(d Deps) http.Handler {
 	return web.Handle(d.Logger, func(w http.ResponseWriter, r *http.Request) error {
-		ctx, cancel := context.WithTimeout(r.Context(), httpBudget)
+		ctx, cancel := context.WithTimeout(r.Context(), auth.DefaultCleanupBudget)
 		defer cancel()
 		actor, err := web.SessionOf(r)
 		if err != nil {

@@ -19,10 +19,13 @@ type CleanupResult struct {
 }
 
 // Cleanup budget: without a deadline in ctx a run takes at most
-// defaultCleanupBudget; with one, it stops cleanupMargin before it, so the
+// DefaultCleanupBudget; with one, it stops cleanupMargin before it, so the
 // answer gets out before a Lambda or API Gateway timeout.
 const (
-	defaultCleanupBudget = 20 * time.Second
+	// DefaultCleanupBudget also keeps an on-demand run (POST /cleanup)
+	// well inside API Gateway's 29 s limit; what it does not finish, the
+	// next run does.
+	DefaultCleanupBudget = 20 * time.Second
 	maxCleanupBudget     = 5 * time.Minute
 	cleanupMargin        = 2 * time.Second
 	auditBatch           = 5000
@@ -42,7 +45,7 @@ func (s *Maintenance) Cleanup(ctx context.Context) (CleanupResult, error) {
 // for the scheduler.
 func (s *core) cleanup(ctx context.Context, actor *int64) (CleanupResult, error) {
 	start := time.Now()
-	budget := defaultCleanupBudget
+	budget := DefaultCleanupBudget
 	if dl, ok := ctx.Deadline(); ok {
 		budget = min(time.Until(dl)-cleanupMargin, maxCleanupBudget)
 	}
