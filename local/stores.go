@@ -75,7 +75,7 @@ func open(ctx context.Context, getenv func(string) string, stdout io.Writer) (*a
 		rc = redis.NewClient(&redis.Options{Addr: mr.Addr()})
 		logger.InfoContext(ctx, "sessions on in-process Redis (they end when the runner stops)", "addr", mr.Addr())
 	} else {
-		if rc, err = redisstore.NewClient(cfg.RedisURL); err != nil {
+		if rc, err = redisstore.NewClient(cfg.RedisURL, cfg.StoreTimeout); err != nil {
 			return fail(err)
 		}
 		logger.InfoContext(ctx, "sessions on Redis")

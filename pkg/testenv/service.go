@@ -129,7 +129,7 @@ func (e *Env) Down(t testing.TB, store string) *Env {
 	st := auth.Stores{Users: e.SQL, Preferences: e.SQL, Audit: e.SQL, Sessions: e.Sessions, Throttle: e.Sessions, Locker: e.Sessions}
 	switch store {
 	case "redis":
-		rc, err := redisstore.NewClient("redis://" + DeadAddr)
+		rc, err := redisstore.NewClient("redis://"+DeadAddr, time.Second)
 		if err != nil {
 			t.Fatal(err)
 		}
