@@ -84,7 +84,7 @@ func TestFailoverOnRedisCluster(t *testing.T) {
 
 	// The victim's replica must hold the sessions before its master dies:
 	// replication is asynchronous.
-	replica := replicaOf(t, cc, victim.master)
+	replica := replicaOf(t, cc, victim.slot)
 	waitInSync(t, victim.master, replica)
 
 	// From here on the cluster must be made whole again, whatever happens.
@@ -274,38 +274,55 @@ func later(a, b time.Time) time.Time {
 	return a
 }
 
+// shardOf returns the online master and replica that serve slot, as the
+// node c asks sees them ("" for one it does not know).
+func shardOf(ctx context.Context, c interface {
+	ClusterShards(context.Context) *redis.ClusterShardsCmd
+}, slot int64) (master, replica string, err error) {
+	shards, err := c.ClusterShards(ctx).Result()
+	if err != nil {
+		return "", "", err
+	}
+	for _, sh := range shards {
+		for _, r := range sh.Slots {
+			if r.Start <= slot && slot <= r.End {
+				for _, n := range sh.Nodes {
+					addr := net.JoinHostPort(n.IP, strconv.FormatInt(n.Port, 10))
+					switch {
+					case n.Health != "online":
+					case n.Role == "master":
+						master = addr
+					case replica == "":
+						replica = addr
+					}
+				}
+				return master, replica, nil
+			}
+		}
+	}
+	return "", "", nil
+}
+
 // slotMasters returns a function that names the master serving a slot.
 func slotMasters(t *testing.T, cc *redis.ClusterClient) func(slot int64) string {
 	t.Helper()
-	slots, err := cc.ClusterSlots(context.Background()).Result()
-	if err != nil {
-		t.Fatal(err)
-	}
 	return func(slot int64) string {
-		for _, s := range slots {
-			if int64(s.Start) <= slot && slot <= int64(s.End) && len(s.Nodes) > 0 {
-				return s.Nodes[0].Addr
-			}
+		m, _, err := shardOf(context.Background(), cc, slot)
+		if err != nil || m == "" {
+			t.Fatalf("no master serves slot %d (%v)", slot, err)
 		}
-		t.Fatalf("no master serves slot %d", slot)
-		return ""
+		return m
 	}
 }
 
-// replicaOf returns the address of the replica of the master at addr.
-func replicaOf(t *testing.T, cc *redis.ClusterClient, addr string) string {
+// replicaOf returns the address of the replica that serves slot.
+func replicaOf(t *testing.T, cc *redis.ClusterClient, slot int64) string {
 	t.Helper()
-	slots, err := cc.ClusterSlots(context.Background()).Result()
-	if err != nil {
-		t.Fatal(err)
+	_, r, err := shardOf(context.Background(), cc, slot)
+	if err != nil || r == "" {
+		t.Fatalf("slot %d has no replica (%v): start the cluster with scripts/redis-cluster start", slot, err)
 	}
-	for _, s := range slots {
-		if len(s.Nodes) > 1 && s.Nodes[0].Addr == addr {
-			return s.Nodes[1].Addr
-		}
-	}
-	t.Fatalf("the master %s has no replica: start the cluster with scripts/redis-cluster start", addr)
-	return ""
+	return r
 }
 
 // waitInSync waits until the replica has applied everything the master
@@ -335,20 +352,12 @@ func waitInSync(t *testing.T, master, replica string) {
 }
 
 // ownsSlot reports whether the node at addr, asked directly, says that it
-// is a master and serves slot.
+// is the master that serves slot.
 func ownsSlot(ctx context.Context, c *redis.Client, addr string, slot int64) bool {
 	ctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
-	slots, err := c.ClusterSlots(ctx).Result()
-	if err != nil {
-		return false
-	}
-	for _, s := range slots {
-		if int64(s.Start) <= slot && slot <= int64(s.End) && len(s.Nodes) > 0 {
-			return s.Nodes[0].Addr == addr
-		}
-	}
-	return false
+	m, _, err := shardOf(ctx, c, slot)
+	return err == nil && m == addr
 }
 
 // restoreCluster brings the shut-down node back through the script that
