@@ -27,10 +27,10 @@ test: services ## run all tests (race detector on) against real PostgreSQL and R
 	$(GO) test -count=1 $(TESTFLAGS) -run 'Timing' ./functions/login
 
 .PHONY: test-cluster
-test-cluster: ## the Redis store and the runner on a local three-master Redis Cluster (scripts/redis-cluster)
+test-cluster: ## the Redis store and the runner on a local Redis Cluster of three masters with a replica each (scripts/redis-cluster), through a failover
 	@scripts/redis-cluster start
 	$(GO) test -race -count=1 -tags rediscluster $(TESTFLAGS) ./pkg/redisstore/
-	$(GO) test -race -count=1 -tags rediscluster $(TESTFLAGS) -run OnRedisCluster ./local/
+	$(GO) test -race -count=1 -tags rediscluster $(TESTFLAGS) -run '^Test(Failover)?OnRedisCluster$$' ./local/
 
 .PHONY: services
 services: ## check that PostgreSQL and Redis answer; start them with docker compose if Docker is there

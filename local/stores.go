@@ -70,7 +70,7 @@ func open(ctx context.Context, getenv func(string) string, stdout io.Writer) (*a
 		logger.InfoContext(ctx, "sessions on in-process Redis, kept across restarts", "addr", mr.Addr(),
 			"snapshot", filepath.Join(cfg.LocalDir, embedredis.SnapshotName))
 	} else {
-		if b.Redis, err = redisstore.NewClient(cfg.RedisURL); err != nil {
+		if b.Redis, err = redisstore.NewClient(cfg.RedisURL, cfg.StoreTimeout); err != nil {
 			return fail(err)
 		}
 		logger.InfoContext(ctx, "sessions on Redis")

@@ -121,7 +121,7 @@ func Open(ctx context.Context, getenv func(string) string) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	rc, err := redisstore.NewClient(cfg.RedisURL)
+	rc, err := redisstore.NewClient(cfg.RedisURL, cfg.StoreTimeout)
 	if err != nil {
 		pg.Close()
 		return nil, err

@@ -58,7 +58,6 @@ const (
 	// one more try instead of after go-redis's five dials and three
 	// retries (about two seconds), while one retry still hides a pooled
 	// connection that a Redis restart or failover closed.
-	clientTimeout = 2 * time.Second
 	dialerRetries = 1
 	maxRetries    = 1
 )
@@ -69,7 +68,8 @@ type Options struct {
 	// one database. It must not contain '{' or '}', which would move the
 	// hash tags that keep related keys in one Cluster slot.
 	Prefix string
-	// Timeout bounds every call to Redis (default 2s).
+	// Timeout bounds every call to Redis (default 2s). Give NewClient the
+	// same value, so that the client's socket timeouts do not cut in first.
 	Timeout time.Duration
 	// Buckets is the number of shards of the global session index (default
 	// 16). Sessions are spread over buckets by id, so changing it on a
@@ -111,14 +111,31 @@ func New(c redis.UniversalClient, o Options) *Store {
 
 // NewClient returns a client for a redis:// or rediss:// URL. A Redis
 // Cluster is named by its seeds in go-redis's cluster URL form,
-// redis://host1:6379?addr=host2:6379&addr=host3:6379. Dial, read, write and
-// pool timeouts default to 2s, and a failed dial or command is tried once
-// more, so that a Redis that is down fails a request quickly instead of
-// holding it until API Gateway gives up; options given in the URL win.
+// redis://host1:6379?addr=host2:6379&addr=host3:6379.
+//
+// timeout is the Store's Options.Timeout (STORE_TIMEOUT; DefaultTimeout
+// when zero or less). Dial, read, write and pool timeouts default to it,
+// and go-redis honours each call's context deadline, so the deadline the
+// Store gives a call is the one that applies: the client's own timeouts
+// never cut in first, and they still bound what runs without a deadline
+// (a cluster's background slot-map reload). A failed dial or command is
+// tried once more, so that a Redis that is down fails a request quickly
+// instead of holding it until API Gateway gives up. Options given in the
+// URL win.
+//
+// A cluster client also reloads its slot map, in the background and at
+// most twice a second, after a connection error or a CLUSTERDOWN or
+// MASTERDOWN reply, and at least every 10 s, so that a promoted replica
+// serves its slots within about a second of its promotion
+// (docs/security.md 36).
+//
 // NewClient does not touch the network: go-redis connects on first use, so
 // a Lambda cold start pays no round trip here. The error never repeats the
 // URL, which may hold a password.
-func NewClient(rawURL string) (redis.UniversalClient, error) {
+func NewClient(rawURL string, timeout time.Duration) (redis.UniversalClient, error) {
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		return nil, errors.New("redisstore: the Redis URL cannot be parsed")
@@ -131,23 +148,26 @@ func NewClient(rawURL string) (redis.UniversalClient, error) {
 		if err != nil {
 			return nil, fmt.Errorf("redisstore: cluster URL: %w", err)
 		}
-		failFast(&o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.PoolTimeout, &o.DialerRetries, &o.MaxRetries, &o.ContextTimeoutEnabled)
-		return redis.NewClusterClient(o), nil
+		failFast(timeout, &o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.PoolTimeout, &o.DialerRetries, &o.MaxRetries, &o.ContextTimeoutEnabled)
+		o.ClusterStateReloadInterval = clusterStateReloadInterval
+		cc := redis.NewClusterClient(o)
+		cc.AddHook(newSlotMapReloader(cc))
+		return cc, nil
 	}
 	o, err := redis.ParseURL(rawURL)
 	if err != nil {
 		return nil, fmt.Errorf("redisstore: URL: %w", err)
 	}
-	failFast(&o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.PoolTimeout, &o.DialerRetries, &o.MaxRetries, &o.ContextTimeoutEnabled)
+	failFast(timeout, &o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.PoolTimeout, &o.DialerRetries, &o.MaxRetries, &o.ContextTimeoutEnabled)
 	return redis.NewClient(o), nil
 }
 
 // failFast fills in what a URL left unset with NewClient's defaults, for
 // a single server and a cluster alike (their options are distinct types
 // with the same fields).
-func failFast(dial, read, write, pool *time.Duration, dialerTries, retries *int, contextTimeout *bool) {
+func failFast(timeout time.Duration, dial, read, write, pool *time.Duration, dialerTries, retries *int, contextTimeout *bool) {
 	for _, d := range []*time.Duration{dial, read, write, pool} {
-		*d = cmp.Or(*d, clientTimeout)
+		*d = cmp.Or(*d, timeout)
 	}
 	*dialerTries = cmp.Or(*dialerTries, dialerRetries)
 	*retries = cmp.Or(*retries, maxRetries)

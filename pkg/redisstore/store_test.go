@@ -45,7 +45,7 @@ func backends() []backend {
 			// Longer socket timeouts than production's: the in-process
 			// server shares the test's CPU, and a loaded CI machine under
 			// -race must not turn that into a flaky i/o timeout.
-			c, err := redisstore.NewClient("redis://" + m.Addr() + "?read_timeout=15s&write_timeout=15s")
+			c, err := redisstore.NewClient("redis://"+m.Addr()+"?read_timeout=15s&write_timeout=15s", 0)
 			if err != nil {
 				t.Fatalf("NewClient = %v, want nil", err)
 			}
@@ -358,7 +358,7 @@ func TestCreateNeverOverwrites(t *testing.T) {
 
 func TestLoadingIsUnavailable(t *testing.T) {
 	m := miniredis.RunT(t)
-	c, err := redisstore.NewClient("redis://" + m.Addr())
+	c, err := redisstore.NewClient("redis://"+m.Addr(), 0)
 	if err != nil {
 		t.Fatalf("NewClient = %v, want nil", err)
 	}
@@ -385,7 +385,7 @@ func TestLoadingIsUnavailable(t *testing.T) {
 // TestStoreDown checks that every method fails fast and closed, with
 // CodeUnavailable, when nothing listens.
 func TestStoreDown(t *testing.T) {
-	c, err := redisstore.NewClient("redis://127.0.0.1:1/0")
+	c, err := redisstore.NewClient("redis://127.0.0.1:1/0", 0)
 	if err != nil {
 		t.Fatalf("NewClient = %v, want nil", err)
 	}
@@ -461,7 +461,7 @@ func TestStoreHangs(t *testing.T) {
 		l.Close()
 		<-done
 	})
-	c, err := redisstore.NewClient("redis://" + l.Addr().String())
+	c, err := redisstore.NewClient("redis://"+l.Addr().String(), 300*time.Millisecond)
 	if err != nil {
 		t.Fatalf("NewClient = %v, want nil", err)
 	}
@@ -502,7 +502,9 @@ func TestNewClient(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			start := time.Now()
-			c, err := redisstore.NewClient(tc.url)
+			// The store's timeout, not go-redis's defaults nor 2s.
+			const timeout = 3 * time.Second
+			c, err := redisstore.NewClient(tc.url, timeout)
 			if took := time.Since(start); took > 100*time.Millisecond {
 				t.Errorf("NewClient took %v; it must not touch the network", took)
 			}
@@ -526,8 +528,14 @@ func TestNewClient(t *testing.T) {
 					t.Fatalf("client = %T, want *redis.Client", c)
 				}
 				o := cc.Options()
-				if o.DialTimeout != 2*time.Second || o.ReadTimeout != 2*time.Second || o.WriteTimeout != 2*time.Second || o.PoolTimeout != 2*time.Second {
-					t.Errorf("timeouts dial %v read %v write %v pool %v, want 2s each", o.DialTimeout, o.ReadTimeout, o.WriteTimeout, o.PoolTimeout)
+				if o.DialTimeout != timeout || o.ReadTimeout != timeout || o.WriteTimeout != timeout || o.PoolTimeout != timeout {
+					t.Errorf("timeouts dial %v read %v write %v pool %v, want %v each", o.DialTimeout, o.ReadTimeout, o.WriteTimeout, o.PoolTimeout, timeout)
+				}
+				if !o.ContextTimeoutEnabled {
+					t.Error("the context's deadline is not honoured")
+				}
+				if o.ClusterStateReloadInterval > 10*time.Second {
+					t.Errorf("slot map reloaded every %v, want at most 10s", o.ClusterStateReloadInterval)
 				}
 				if len(o.Addrs) < 2 {
 					t.Errorf("seeds = %v, want several", o.Addrs)
@@ -537,12 +545,15 @@ func TestNewClient(t *testing.T) {
 					t.Fatalf("client = %T, want *redis.ClusterClient", c)
 				}
 				o := cc.Options()
-				wantRead := 2 * time.Second
+				wantRead := timeout
 				if tc.name == "options kept" {
 					wantRead = 5 * time.Second
 				}
-				if o.DialTimeout != 2*time.Second || o.ReadTimeout != wantRead || o.PoolTimeout != 2*time.Second {
-					t.Errorf("timeouts dial %v read %v pool %v, want 2s, %v, 2s", o.DialTimeout, o.ReadTimeout, o.PoolTimeout, wantRead)
+				if o.DialTimeout != timeout || o.ReadTimeout != wantRead || o.WriteTimeout != timeout || o.PoolTimeout != timeout {
+					t.Errorf("timeouts dial %v read %v write %v pool %v, want %v, %v, %v, %v", o.DialTimeout, o.ReadTimeout, o.WriteTimeout, o.PoolTimeout, timeout, wantRead, timeout, timeout)
+				}
+				if !o.ContextTimeoutEnabled {
+					t.Error("the context's deadline is not honoured")
 				}
 				if strings.HasPrefix(tc.url, "rediss:") && o.TLSConfig == nil {
 					t.Error("rediss URL without TLS")
@@ -573,7 +584,7 @@ func TestNewClientLazy(t *testing.T) {
 			conn.Close()
 		}
 	}()
-	c, err := redisstore.NewClient("redis://" + l.Addr().String())
+	c, err := redisstore.NewClient("redis://"+l.Addr().String(), 0)
 	if err != nil {
 		t.Fatalf("NewClient = %v, want nil", err)
 	}

@@ -42,7 +42,7 @@ func Redis(t testing.TB) (redis.UniversalClient, string) {
 // prefix whose keys are deleted, on every master, when it ends.
 func connectRedis(t testing.TB, url, variable string, cluster bool, notAnswering string) (redis.UniversalClient, string) {
 	t.Helper()
-	c, err := redisstore.NewClient(url)
+	c, err := redisstore.NewClient(url, 0)
 	if err != nil {
 		t.Fatalf("%s: %v", variable, err)
 	}

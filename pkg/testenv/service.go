@@ -171,7 +171,7 @@ func (e *Env) Down(t testing.TB, store string) *Env {
 	b := app.Backends{SQL: e.SQL, Redis: e.Redis}
 	switch store {
 	case "redis":
-		rc, err := redisstore.NewClient("redis://" + DeadAddr)
+		rc, err := redisstore.NewClient("redis://"+DeadAddr, time.Second)
 		if err != nil {
 			t.Fatal(err)
 		}
