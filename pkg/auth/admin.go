@@ -23,6 +23,38 @@ type UserChange struct {
 	Password *string
 }
 
+// validate returns CodeValidation for a full name or password that is not
+// acceptable.
+func (c UserChange) validate() error {
+	fields := map[string]string{}
+	if c.FullName != nil {
+		if msg := validateFullName(*c.FullName); msg != "" {
+			fields["full_name"] = msg
+		}
+	}
+	if c.Password != nil {
+		if msg := validatePassword(*c.Password); msg != "" {
+			fields["password"] = msg
+		}
+	}
+	if len(fields) > 0 {
+		return &Error{Code: CodeValidation, Message: "The change is not acceptable.", Fields: fields}
+	}
+	return nil
+}
+
+// fields names the fields c changes, sorted, for the audit event.
+func (c UserChange) fields() []string {
+	changed := []string{}
+	for name, set := range map[string]bool{"full_name": c.FullName != nil, "is_admin": c.IsAdmin != nil, "is_active": c.IsActive != nil, "password": c.Password != nil} {
+		if set {
+			changed = append(changed, name)
+		}
+	}
+	slices.Sort(changed)
+	return changed
+}
+
 // UserPage is one page of users; NextCursor is empty on the last page.
 type UserPage struct {
 	Users      []User
@@ -137,28 +169,11 @@ func (s *Admin) UpdateUser(ctx context.Context, actor Session, id int64, c UserC
 	if _, err := s.authorize(ctx, actor); err != nil {
 		return User{}, err
 	}
-	fields := map[string]string{}
-	if c.FullName != nil {
-		if msg := validateFullName(*c.FullName); msg != "" {
-			fields["full_name"] = msg
-		}
-	}
-	if c.Password != nil {
-		if msg := validatePassword(*c.Password); msg != "" {
-			fields["password"] = msg
-		}
-	}
-	if len(fields) > 0 {
-		return User{}, &Error{Code: CodeValidation, Message: "The change is not acceptable.", Fields: fields}
+	if err := c.validate(); err != nil {
+		return User{}, err
 	}
 	p := UserPatch{FullName: c.FullName, IsAdmin: c.IsAdmin, IsActive: c.IsActive, UpdatedAt: s.now()}
-	changed := []string{}
-	for name, set := range map[string]bool{"full_name": c.FullName != nil, "is_admin": c.IsAdmin != nil, "is_active": c.IsActive != nil, "password": c.Password != nil} {
-		if set {
-			changed = append(changed, name)
-		}
-	}
-	slices.Sort(changed)
+	changed := c.fields()
 	cur, err := s.users.User(ctx, id)
 	if err != nil || len(changed) == 0 {
 		return cur, err // an empty patch changes nothing
