@@ -11,7 +11,6 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
-	"math/big"
 	"testing"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -85,7 +84,11 @@ func TestJWKSRotationToES256(t *testing.T) {
 			byKid[k["kid"]] = ed25519.PublicKey(x)
 		case "EC":
 			y, _ := base64.RawURLEncoding.DecodeString(k["y"])
-			byKid[k["kid"]] = &ecdsa.PublicKey{Curve: elliptic.P256(), X: new(big.Int).SetBytes(x), Y: new(big.Int).SetBytes(y)}
+			pub, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), append(append([]byte{4}, x...), y...))
+			if err != nil {
+				t.Fatalf("JWK %v is not a P-256 point: %v", k, err)
+			}
+			byKid[k["kid"]] = pub
 		}
 	}
 	if len(set.Keys) != 2 || set.Keys[0]["alg"] != "ES256" || set.Keys[1]["alg"] != "EdDSA" {

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -14,7 +15,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"maps"
-	"math/big"
 	"strings"
 	"testing"
 	"time"
@@ -100,7 +100,7 @@ func TestES256(t *testing.T) {
 	x, _ := base64.RawURLEncoding.DecodeString(k["x"])
 	y, _ := base64.RawURLEncoding.DecodeString(k["y"])
 	if k["kty"] != "EC" || k["crv"] != "P-256" || k["alg"] != "ES256" || k["use"] != "sig" ||
-		ec.X.Cmp(new(big.Int).SetBytes(x)) != 0 || ec.Y.Cmp(new(big.Int).SetBytes(y)) != 0 || len(x) != 32 || len(y) != 32 {
+		!bytes.Equal(append(append([]byte{4}, x...), y...), mustBytes(t, &ec.PublicKey)) {
 		t.Errorf("JWK = %v, want the P-256 public key", k)
 	}
 	canon, _ := json.Marshal(map[string]string{"crv": k["crv"], "kty": k["kty"], "x": k["x"], "y": k["y"]}) // sorted keys
@@ -214,4 +214,13 @@ func sign(t *testing.T, tk *Tokens) string {
 		t.Fatal(err)
 	}
 	return raw
+}
+
+func mustBytes(t *testing.T, k *ecdsa.PublicKey) []byte {
+	t.Helper()
+	b, err := k.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
