@@ -201,6 +201,9 @@ func TestTemplateIssuer(t *testing.T) {
 			t.Errorf("parameters %v: output Issuer = %q, want %q", c.params, got, c.want)
 		}
 	}
+	if name := asMap(asMap(asMap(asMap(tpl["Outputs"])["Issuer"])["Export"])["Name"])["Fn::Sub"]; name != "${AWS::StackName}-Issuer" {
+		t.Errorf("output Issuer exported as %v, want ${AWS::StackName}-Issuer (other stacks' JWT authorizers import it)", name)
+	}
 	apiURL := tpl.eval(t, asMap(asMap(tpl["Outputs"])["ApiUrl"])["Value"], nil)
 	if apiURL != tpl.eval(t, global, nil) {
 		t.Errorf("ApiUrl %q differs from the default JWT_ISSUER", apiURL)
