@@ -5,8 +5,9 @@ GO       ?= go
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -s -w -X authfn/pkg/app.version=$(VERSION)
 
-# The Lambda functions: one per endpoint group, plus the migration step.
-FUNCTIONS := login users sessions preferences health cleanup migrate
+# The Lambda functions: one per endpoint group, the migration step, and the
+# authorizer other APIs use.
+FUNCTIONS := login users sessions preferences health cleanup migrate authorizer
 GOARCH    ?= arm64
 BUILD     := build/$(GOARCH)
 
@@ -93,6 +94,7 @@ build-PreferencesFunction: ; $(call lambda_build,preferences,$(ARTIFACTS_DIR),ar
 build-HealthFunction:      ; $(call lambda_build,health,$(ARTIFACTS_DIR),arm64)
 build-CleanupFunction:     ; $(call lambda_build,cleanup,$(ARTIFACTS_DIR),arm64)
 build-MigrateFunction:     ; $(call lambda_build,migrate,$(ARTIFACTS_DIR),arm64)
+build-AuthorizerFunction:  ; $(call lambda_build,authorizer,$(ARTIFACTS_DIR),arm64)
 
 # The AWS Lambda Runtime Interface Emulator, at a pinned version from the
 # Go module proxy: the Lambda tests run each bootstrap under it, as Lambda

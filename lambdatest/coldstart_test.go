@@ -50,8 +50,11 @@ func BenchmarkColdStart(b *testing.B) {
 	subjects := []subject{{name: "empty", bootstrap: bootstrapPath("empty"), invocation: emptyInvocation}}
 	for _, f := range functions {
 		inv := liveInvocation
-		if f.group == "migrate" {
+		switch f.group {
+		case "migrate":
 			inv = cfn.deleteInvocation
+		case "authorizer":
+			inv = authorizerInvocation
 		}
 		subjects = append(subjects, subject{name: f.id, bootstrap: bootstrapPath(f.group), invocation: inv})
 	}
@@ -170,6 +173,24 @@ func liveInvocation() ([]byte, func([]byte) error) {
 		}
 		if got := r.Headers["X-Request-Id"]; got != id {
 			return fmt.Errorf("X-Request-Id = %q, want %q: the answer did not come from our handler", got, id)
+		}
+		return nil
+	}
+}
+
+// authorizerInvocation is a REST TOKEN authorizer event with a token that
+// is not one: the answer is a deny, reached without a store.
+func authorizerInvocation() ([]byte, func([]byte) error) {
+	raw, _ := json.Marshal(map[string]any{"type": "TOKEN", "authorizationToken": "Bearer not-a-jwt", "methodArn": guardedMethodArn})
+	return raw, func(result []byte) error {
+		var r struct {
+			PrincipalID string `json:"principalId"`
+		}
+		if err := json.Unmarshal(result, &r); err != nil {
+			return err
+		}
+		if r.PrincipalID != "anonymous" {
+			return fmt.Errorf("principalId = %q, want anonymous (a deny)", r.PrincipalID)
 		}
 		return nil
 	}

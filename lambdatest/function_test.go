@@ -24,6 +24,7 @@ var functions = []struct{ id, group string }{
 	{"HealthFunction", "health"},
 	{"CleanupFunction", "cleanup"},
 	{"MigrateFunction", "migrate"},
+	{"AuthorizerFunction", "authorizer"},
 }
 
 // lambdaEnv is the environment Lambda gives every function, plus vars.

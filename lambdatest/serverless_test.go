@@ -59,6 +59,7 @@ func TestFunctions(t *testing.T) {
 	t.Run("preferences", func(t *testing.T) { testPreferences(t, fn, adminPassword) })
 	t.Run("health", func(t *testing.T) { testHealth(t, fn["health"]) })
 	t.Run("cleanup", func(t *testing.T) { testCleanup(t, fn["cleanup"], fn["login"], adminPassword) })
+	t.Run("authorizer", func(t *testing.T) { testAuthorizer(t, fn, vars, adminPassword) })
 	t.Run("events no function serves", func(t *testing.T) { testUnknownEvents(t, fn) })
 
 	// docs/security.md 25: nothing a client sends as a secret reaches a log.
