@@ -49,6 +49,7 @@ func SessionStore(t *testing.T, open func(t *testing.T) SessionHarness) {
 		{"UserSessions", testSessionUserSessions},
 		{"RevokeSession", testSessionRevokeSession},
 		{"RevokeUserSessions", testSessionRevokeUserSessions},
+		{"RevokeByRefresh", testSessionRevokeByRefresh},
 		{"ListSessions", testSessionListSessions},
 		{"ListSessionsInvalidCursor", testSessionListSessionsInvalidCursor},
 		{"ListSessionsWhileCreating", testSessionListSessionsWhileCreating},
