@@ -27,4 +27,7 @@ func Register(mux web.Router, d Deps) {
 	mux.Handle("DELETE /api/auth/v2/me/sessions/{session_id}", authed(handleMySessionEnd(d)))
 	mux.Handle("POST /api/auth/v2/me/password", authed(handleMyPasswordChange(d)))
 	mux.Handle("GET /api/auth/v2/.well-known/jwks.json", handleJWKSGet(d))
+	mux.Handle("GET /api/auth/v2/.well-known/openid-configuration", handleDiscoveryGet(d))
+	mux.Handle("POST /api/auth/v2/token", handleToken(d))
+	mux.Handle("POST /api/auth/v2/revoke", handleRevoke(d))
 }

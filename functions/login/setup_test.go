@@ -18,6 +18,9 @@ type fixture struct {
 	*testenv.Env
 	http *testenv.HTTP
 	logs *testenv.Buffer
+	// handler is the login group behind the real middleware, for the
+	// OAuth2 endpoints, whose errors are not problem documents (see oauth).
+	handler http.Handler
 }
 
 // setup builds the login group on real stores behind the real middleware.
@@ -33,7 +36,8 @@ func serve(t *testing.T, env *testenv.Env, o web.Options) *fixture {
 	logger := slog.New(web.LogHandler(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	mux := http.NewServeMux()
 	login.Register(mux, login.Deps{Logger: logger, Auth: env.Auth})
-	return &fixture{Env: env, http: testenv.NewHTTP(t, web.Stack(logger, mux, o)), logs: logs}
+	h := web.Stack(logger, mux, o)
+	return &fixture{Env: env, http: testenv.NewHTTP(t, h), logs: logs, handler: h}
 }
 
 // login signs in through the route and returns the pair.
