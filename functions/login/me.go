@@ -104,6 +104,8 @@ func handleJWKSGet(d Deps) http.Handler {
 		// clients in the wild accept without configuration.
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "public, max-age=300")
+		// A public document: any page may read it, whatever CORS_ALLOWED_ORIGINS says.
+		w.Header().Set("Access-Control-Allow-Origin", "*")
 		if _, err := w.Write(jwks); err != nil {
 			d.Logger.DebugContext(r.Context(), "write jwks", "err", err)
 		}

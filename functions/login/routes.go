@@ -22,6 +22,9 @@ type Sessions interface {
 	EndOwnSession(ctx context.Context, s auth.Session, sessionID string) error
 	ChangePassword(ctx context.Context, s auth.Session, current, next string) error
 	JWKS() ([]byte, bool)
+	SigningAlgorithms() []string
+	Issuer() string
+	RevokeToken(ctx context.Context, token string) error
 }
 
 // Deps are the dependencies of the login group.
@@ -42,4 +45,7 @@ func Register(mux web.Router, d Deps) {
 	mux.Handle("POST /api/auth/v2/me/password", authed(handleMyPasswordChange(d)))
 	mux.Handle("GET /api/auth/v2/verify", handleVerify(d))
 	mux.Handle("GET /api/auth/v2/.well-known/jwks.json", handleJWKSGet(d))
+	mux.Handle("GET /api/auth/v2/.well-known/openid-configuration", handleDiscoveryGet(d))
+	mux.Handle("POST /api/auth/v2/token", handleToken(d))
+	mux.Handle("POST /api/auth/v2/revoke", handleRevoke(d))
 }

@@ -1,6 +1,7 @@
 package login_test
 
 import (
+	"net/http"
 	"testing"
 
 	"authfn/pkg/app"
@@ -16,6 +17,9 @@ type fixture struct {
 	*testenv.Served
 	http *testenv.HTTP
 	logs *testenv.Buffer
+	// handler is the login group behind the real middleware, for the
+	// OAuth2 endpoints, whose errors are not problem documents (see oauth).
+	handler http.Handler
 }
 
 // setup serves the login group; change adjusts the configuration.
@@ -27,5 +31,5 @@ func setup(t *testing.T, change ...func(*app.Config)) *fixture {
 func serve(t *testing.T, env *testenv.Env, o web.Options) *fixture {
 	t.Helper()
 	s := env.Serve(t, o, "LoginFunction")
-	return &fixture{Served: s, http: s.HTTP(t), logs: s.Logs}
+	return &fixture{Served: s, http: s.HTTP(t), logs: s.Logs, handler: s.Handler}
 }

@@ -87,6 +87,11 @@ type SessionStore interface {
 	UserSessions(ctx context.Context, userID int64, now time.Time) ([]Session, error)
 	// RevokeSession deletes one session and reports whether it existed.
 	RevokeSession(ctx context.Context, userID int64, sessionID string) (bool, error)
+	// RevokeByRefresh deletes one session, in one atomic step, only if
+	// presentedHash is the hash of its current refresh token or of one it
+	// rotated out, and reports whether it deleted it. Knowing the user and
+	// session ids alone (an access token shows both) must end nothing.
+	RevokeByRefresh(ctx context.Context, userID int64, sessionID, presentedHash string) (bool, error)
 	// RevokeUserSessions deletes all of a user's sessions except keep (if
 	// not empty) and says how many it deleted.
 	RevokeUserSessions(ctx context.Context, userID int64, keep string) (int, error)

@@ -286,3 +286,7 @@ func (s *Sessions) JWKS() ([]byte, bool) { return s.tokens.JWKS() }
 // SigningAlgorithms lists the algorithms access tokens may carry, the
 // signing one first: what the OIDC discovery document advertises.
 func (s *Sessions) SigningAlgorithms() []string { return s.tokens.Algorithms() }
+
+// Issuer is the iss of every access token (JWT_ISSUER), which the OIDC
+// discovery document must repeat exactly (docs/security.md 31).
+func (s *Sessions) Issuer() string { return s.cfg.Tokens.Issuer }

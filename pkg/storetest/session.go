@@ -52,6 +52,7 @@ func SessionStore(t *testing.T, open func(t *testing.T) SessionHarness) {
 		{"AdminFlag", testSessionAdminFlag},
 		{"SetUserAdmin", testSessionSetUserAdmin},
 		{"SetUserAdminOneRoundTrip", testSessionSetUserAdminOneRoundTrip},
+		{"RevokeByRefresh", testSessionRevokeByRefresh},
 		{"ListSessions", testSessionListSessions},
 		{"ListSessionsInvalidCursor", testSessionListSessionsInvalidCursor},
 		{"ListSessionsWhileCreating", testSessionListSessionsWhileCreating},
