@@ -33,6 +33,11 @@ test-cluster: ## the Redis store and the runner on a local Redis Cluster of thre
 	$(GO) test -race -count=1 -tags rediscluster $(TESTFLAGS) ./pkg/redisstore/
 	$(GO) test -race -count=1 -tags rediscluster $(TESTFLAGS) -run '^Test(Failover)?OnRedisCluster$$' ./local/
 
+.PHONY: test-jose
+test-jose: services ## verify access tokens with the npm jose library (installs it in clients/jose; needs node and npm)
+	cd clients/jose && npm install --no-package-lock --no-audit --no-fund --silent
+	$(GO) test -count=1 -tags jose $(TESTFLAGS) -run JOSE ./functions/login/
+
 .PHONY: services
 services: ## check that PostgreSQL and Redis answer; start them with docker compose if Docker is there
 	@scripts/services

@@ -2,7 +2,10 @@ package login_test
 
 import (
 	"context"
+	"crypto"
+	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/elliptic"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
@@ -132,13 +135,23 @@ func edDSA(t *testing.T) ed25519.PrivateKey {
 	return key
 }
 
-// TestDiscoveryOIDCLibrary: with an Ed25519 key and JWT_ISSUER the public
+// TestDiscoveryOIDCLibrary: with an ES256 or Ed25519 key and JWT_ISSUER the public
 // URL of the base path, coreos/go-oidc's NewProvider accepts the document,
 // its endpoints are the service's, and its verifier, fed from the JWKS it
 // found, verifies an access token from /token (docs/security.md 31: iss
 // equals the discovery issuer).
 func TestDiscoveryOIDCLibrary(t *testing.T) {
-	key := edDSA(t)
+	es, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// ES256 is what API Gateway's JWT authorizers accept; EdDSA the other
+	// key pair the service signs with.
+	t.Run("ES256", func(t *testing.T) { testDiscoveryOIDCLibrary(t, es, oidc.ES256) })
+	t.Run("EdDSA", func(t *testing.T) { testDiscoveryOIDCLibrary(t, edDSA(t), oidc.EdDSA) })
+}
+
+func testDiscoveryOIDCLibrary(t *testing.T, key crypto.Signer, alg string) {
 	f, srv := startServer(t, func(url string) func(*app.Config) {
 		return func(c *app.Config) {
 			c.JWTSecret, c.JWTPrivateKey = nil, key
@@ -165,8 +178,8 @@ func TestDiscoveryOIDCLibrary(t *testing.T) {
 	if err := provider.Claims(&meta); err != nil {
 		t.Fatal(err)
 	}
-	if meta.Revocation != issuer+"/revoke" || meta.UserInfo != issuer+"/me" || len(meta.Algs) != 1 || meta.Algs[0] != oidc.EdDSA {
-		t.Errorf("metadata %+v, want the service's endpoints and EdDSA", meta)
+	if meta.Revocation != issuer+"/revoke" || meta.UserInfo != issuer+"/me" || len(meta.Algs) != 1 || meta.Algs[0] != alg {
+		t.Errorf("metadata %+v, want the service's endpoints and %s", meta, alg)
 	}
 
 	// The provider's own endpoint works with x/oauth2.
@@ -176,7 +189,7 @@ func TestDiscoveryOIDCLibrary(t *testing.T) {
 	if err != nil {
 		t.Fatalf("PasswordCredentialsToken via the discovered endpoint = %v", err)
 	}
-	verifier := provider.Verifier(&oidc.Config{ClientID: f.Config.JWTAudience, SupportedSigningAlgs: []string{oidc.EdDSA}})
+	verifier := provider.Verifier(&oidc.Config{ClientID: f.Config.JWTAudience, SupportedSigningAlgs: []string{alg}})
 	idt, err := verifier.Verify(ctx, tok.AccessToken)
 	if err != nil {
 		t.Fatalf("go-oidc Verify of an access token = %v", err)
@@ -185,7 +198,7 @@ func TestDiscoveryOIDCLibrary(t *testing.T) {
 		t.Errorf("verified token iss %q sub %q, want %q and alice", idt.Issuer, idt.Subject, issuer)
 	}
 	// The verifier checks the audience: another client id is refused.
-	other := provider.Verifier(&oidc.Config{ClientID: "someone-else", SupportedSigningAlgs: []string{oidc.EdDSA}})
+	other := provider.Verifier(&oidc.Config{ClientID: "someone-else", SupportedSigningAlgs: []string{alg}})
 	if _, err := other.Verify(ctx, tok.AccessToken); err == nil {
 		t.Error("a verifier for another audience accepted the token")
 	}
