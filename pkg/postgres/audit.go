@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -10,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"authfn/pkg/auth"
+	"authfn/pkg/sqlstore"
 )
 
 // RecordEvent appends e to the audit log; the database assigns its ID and
@@ -18,7 +18,7 @@ import (
 func (s *Store) RecordEvent(ctx context.Context, e auth.Event) error {
 	qctx, cancel := s.bound(ctx)
 	defer cancel()
-	details, err := encodeDetails(e.Details)
+	details, err := sqlstore.EncodeDetails(e.Details)
 	if err != nil {
 		return fmt.Errorf("record %s event: %w", e.Type, err)
 	}
@@ -68,7 +68,7 @@ func (s *Store) Events(ctx context.Context, q auth.EventQuery) ([]auth.Event, er
 			return auth.Event{}, err
 		}
 		e.Time = e.Time.UTC()
-		d, err := decodeDetails(details)
+		d, err := sqlstore.DecodeDetails(details)
 		e.Details = d
 		return e, err
 	})
@@ -95,28 +95,4 @@ func (s *Store) DeleteEventsBefore(ctx context.Context, t time.Time, limit int) 
 		return 0, translate(ctx, err, "delete events before %s", t.Format(time.RFC3339))
 	}
 	return int(tag.RowsAffected()), nil
-}
-
-func encodeDetails(d map[string]any) (string, error) {
-	if len(d) == 0 {
-		return "{}", nil
-	}
-	b, err := json.Marshal(d)
-	if err != nil {
-		return "", fmt.Errorf("encode details: %w", err)
-	}
-	return string(b), nil
-}
-
-// decodeDetails gives nil for an empty object, so an event recorded
-// without details reads back as it was written.
-func decodeDetails(b []byte) (map[string]any, error) {
-	var d map[string]any
-	if err := json.Unmarshal(b, &d); err != nil {
-		return nil, fmt.Errorf("decode details: %w", err)
-	}
-	if len(d) == 0 {
-		return nil, nil
-	}
-	return d, nil
 }

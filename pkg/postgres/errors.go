@@ -11,36 +11,32 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
-	"authfn/pkg/auth"
+	"authfn/pkg/sqlstore"
 )
 
-// translate turns a pgx error into the core's vocabulary so that nothing
-// above this package sees a driver type: no rows is ErrNotFound, a unique
-// violation is ErrUsernameTaken (the only unique key a caller can hit),
-// a database that cannot be reached is CodeUnavailable (a 503, not a 500),
-// and anything else is wrapped with what was being done. ctx is the
-// caller's context, not the method's bounded one: a caller that gave up is
-// not a database outage, while our own deadline running out is.
+// translate turns a pgx error into the core's vocabulary (see
+// sqlstore.Translate): this package only says which of the kinds the core
+// tells apart a pgx error is. ctx is the caller's context, not the
+// method's bounded one: a caller that gave up is not a database outage,
+// while our own deadline running out is.
 func translate(ctx context.Context, err error, format string, args ...any) error {
-	op := fmt.Sprintf(format, args...)
-	var ae *auth.Error
-	if errors.As(err, &ae) {
-		return err
-	}
+	return sqlstore.Translate(ctx, err, classify(err), "postgres", fmt.Sprintf(format, args...))
+}
+
+// classify recognises pgx's no rows, PostgreSQL's unique_violation (23505)
+// and the errors of a database that cannot be reached.
+func classify(err error) sqlstore.Kind {
 	if errors.Is(err, pgx.ErrNoRows) {
-		return fmt.Errorf("%s: %w", op, auth.ErrNotFound)
+		return sqlstore.NoRows
 	}
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) && pe.Code == "23505" {
-		return withCause(auth.ErrUsernameTaken, fmt.Errorf("%s: %w", op, err))
-	}
-	if ctx.Err() != nil {
-		return fmt.Errorf("%s: %w", op, err)
+		return sqlstore.UniqueViolation
 	}
 	if unreachable(err) {
-		return auth.Unavailable("postgres", fmt.Errorf("%s: %w", op, err))
+		return sqlstore.Unreachable
 	}
-	return fmt.Errorf("%s: %w", op, err)
+	return sqlstore.Other
 }
 
 // unreachable reports whether err means the database cannot serve us now,
@@ -69,12 +65,4 @@ func unreachable(err error) bool {
 		errors.Is(err, io.ErrUnexpectedEOF) ||
 		errors.Is(err, io.EOF) ||
 		errors.Is(err, pgconn.ErrConnClosed)
-}
-
-// withCause copies a sentinel and attaches the cause for the log; errors.Is
-// still matches the sentinel because auth.Error compares code and message.
-func withCause(sentinel *auth.Error, cause error) error {
-	e := *sentinel
-	e.Err = cause
-	return &e
 }

@@ -3,16 +3,12 @@ package postgres
 import (
 	"context"
 	"fmt"
-	"io/fs"
-	"path"
-	"regexp"
-	"slices"
-	"strconv"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"authfn/infra"
+	"authfn/pkg/sqlstore"
 )
 
 // migrateLockKey names the advisory lock held while migrating, so that instances starting together (a deploy, several local
@@ -20,45 +16,12 @@ import (
 const migrateLockKey int64 = 0x6175_7468_666e_0001 // "authfn" + 1
 
 // Migration is one versioned schema change.
-type Migration struct {
-	Version int    // NNNN of the file name
-	Name    string // the file name without .sql: "0001_create_users"
-	SQL     string
-}
-
-var migrationFile = regexp.MustCompile(`^(\d{4})_[a-z0-9_]+\.sql$`)
+type Migration = sqlstore.Migration
 
 // Migrations returns the embedded PostgreSQL migrations in version order.
 // Returns CodeInternal for a misnamed file or a repeated version.
 func Migrations() ([]Migration, error) {
-	return readMigrations(infra.PostgresMigrations, "migrations/postgres")
-}
-
-func readMigrations(fsys fs.FS, dir string) ([]Migration, error) {
-	entries, err := fs.ReadDir(fsys, dir)
-	if err != nil {
-		return nil, fmt.Errorf("read migrations: %w", err)
-	}
-	var out []Migration
-	for _, e := range entries {
-		m := migrationFile.FindStringSubmatch(e.Name())
-		if m == nil {
-			return nil, fmt.Errorf("migration %s: name is not NNNN_verb_noun.sql", e.Name())
-		}
-		v, _ := strconv.Atoi(m[1])
-		b, err := fs.ReadFile(fsys, path.Join(dir, e.Name()))
-		if err != nil {
-			return nil, fmt.Errorf("read migration %s: %w", e.Name(), err)
-		}
-		out = append(out, Migration{Version: v, Name: e.Name()[:len(e.Name())-len(".sql")], SQL: string(b)})
-	}
-	slices.SortFunc(out, func(a, b Migration) int { return a.Version - b.Version })
-	for i := 1; i < len(out); i++ {
-		if out[i].Version == out[i-1].Version {
-			return nil, fmt.Errorf("migrations %s and %s share a version", out[i-1].Name, out[i].Name)
-		}
-	}
-	return out, nil
+	return sqlstore.ReadMigrations(infra.PostgresMigrations, "migrations/postgres")
 }
 
 // Migrate applies the pending embedded migrations and returns the names
@@ -96,10 +59,7 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) ([]string, error) {
 		if err != nil {
 			return fmt.Errorf("read schema_migrations: %w", err)
 		}
-		for _, m := range ms {
-			if slices.Contains(applied, m.Version) {
-				continue
-			}
+		for _, m := range sqlstore.Pending(ms, applied) {
 			// No arguments: pgx sends the file with the simple protocol,
 			// which allows several statements.
 			if _, err := tx.Exec(ctx, m.SQL); err != nil {

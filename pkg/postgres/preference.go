@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"authfn/pkg/auth"
+	"authfn/pkg/sqlstore"
 )
 
 // Preferences returns the user's preferences: an empty, non-nil map when
@@ -26,7 +27,7 @@ func (s *Store) Preferences(ctx context.Context, userID int64) (auth.Preferences
 	if err != nil {
 		return nil, translate(ctx, err, "preferences of user %d", userID)
 	}
-	p, err := decodePreferences(data)
+	p, err := sqlstore.DecodePreferences(data)
 	if err != nil {
 		return nil, fmt.Errorf("preferences of user %d: %w", userID, err)
 	}
@@ -60,7 +61,7 @@ func (s *Store) UpdatePreferences(ctx context.Context, userID int64, patch auth.
 		if err != nil {
 			return err
 		}
-		cur, err := decodePreferences(data)
+		cur, err := sqlstore.DecodePreferences(data)
 		if err != nil {
 			return err
 		}
@@ -90,16 +91,4 @@ func (s *Store) UpdatePreferences(ctx context.Context, userID int64, patch auth.
 		return nil, translate(ctx, err, "update preferences of user %d", userID)
 	}
 	return out, nil
-}
-
-// decodePreferences reads a stored object; nil (no row yet) is empty.
-func decodePreferences(data []byte) (auth.Preferences, error) {
-	p := auth.Preferences{}
-	if data == nil {
-		return p, nil
-	}
-	if err := json.Unmarshal(data, &p); err != nil {
-		return nil, fmt.Errorf("decode preferences: %w", err)
-	}
-	return p, nil
 }

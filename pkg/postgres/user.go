@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"authfn/pkg/auth"
+	"authfn/pkg/sqlstore"
 )
 
 // adminLockKey names the transaction-level advisory lock taken by every
@@ -159,20 +160,8 @@ func (s *Store) UpdateUser(ctx context.Context, id int64, p auth.UserPatch) (aut
 		if err != nil {
 			return err
 		}
-		next := cur
-		if p.FullName != nil {
-			next.FullName = *p.FullName
-		}
-		if p.IsAdmin != nil {
-			next.IsAdmin = *p.IsAdmin
-		}
-		if p.IsActive != nil {
-			next.IsActive = *p.IsActive
-		}
-		if p.PasswordHash != nil {
-			next.PasswordHash = *p.PasswordHash
-		}
-		if roles && cur.IsAdmin && cur.IsActive && !(next.IsAdmin && next.IsActive) {
+		next := sqlstore.ApplyPatch(cur, p)
+		if sqlstore.LosesActiveAdmin(cur, next) {
 			if err := requireOtherAdmin(qctx, tx, id); err != nil {
 				return err
 			}

@@ -3,19 +3,19 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
 
 	"authfn/pkg/auth"
+	"authfn/pkg/sqlstore"
 )
 
 // RecordEvent appends e to the audit log; the database assigns its ID and
 // e.ID is ignored. Nil Details are stored as an empty object. Returns
 // CodeUnavailable.
 func (s *Store) RecordEvent(ctx context.Context, e auth.Event) error {
-	details, err := encodeDetails(e.Details)
+	details, err := sqlstore.EncodeDetails(e.Details)
 	if err != nil {
 		return fmt.Errorf("record %s event: %w", e.Type, err)
 	}
@@ -79,7 +79,7 @@ func (s *Store) Events(ctx context.Context, q auth.EventQuery) ([]auth.Event, er
 		}
 		e.Time = fromMicros(at)
 		e.ActorID, e.TargetID = idPtr(actor), idPtr(target)
-		if e.Details, err = decodeDetails(details); err != nil {
+		if e.Details, err = sqlstore.DecodeDetails(details); err != nil {
 			return nil, fmt.Errorf("list events: %w", err)
 		}
 		events = append(events, e)
@@ -108,28 +108,4 @@ func (s *Store) DeleteEventsBefore(ctx context.Context, t time.Time, limit int) 
 		return 0, translate(ctx, err, "delete events before %s", t.Format(time.RFC3339))
 	}
 	return int(n), nil
-}
-
-func encodeDetails(d map[string]any) (string, error) {
-	if len(d) == 0 {
-		return "{}", nil
-	}
-	b, err := json.Marshal(d)
-	if err != nil {
-		return "", fmt.Errorf("encode details: %w", err)
-	}
-	return string(b), nil
-}
-
-// decodeDetails gives nil for an empty object, so an event recorded
-// without details reads back as it was written.
-func decodeDetails(b []byte) (map[string]any, error) {
-	var d map[string]any
-	if err := json.Unmarshal(b, &d); err != nil {
-		return nil, fmt.Errorf("decode details: %w", err)
-	}
-	if len(d) == 0 {
-		return nil, nil
-	}
-	return d, nil
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"authfn/pkg/auth"
+	"authfn/pkg/sqlstore"
 )
 
 const userColumns = `id, username, full_name, is_admin, is_active, source, created_at, updated_at, last_login_at, password_hash`
@@ -120,20 +121,8 @@ func (s *Store) UpdateUser(ctx context.Context, id int64, p auth.UserPatch) (aut
 		if err != nil {
 			return err
 		}
-		next := cur
-		if p.FullName != nil {
-			next.FullName = *p.FullName
-		}
-		if p.IsAdmin != nil {
-			next.IsAdmin = *p.IsAdmin
-		}
-		if p.IsActive != nil {
-			next.IsActive = *p.IsActive
-		}
-		if p.PasswordHash != nil {
-			next.PasswordHash = *p.PasswordHash
-		}
-		if cur.IsAdmin && cur.IsActive && !(next.IsAdmin && next.IsActive) {
+		next := sqlstore.ApplyPatch(cur, p)
+		if sqlstore.LosesActiveAdmin(cur, next) {
 			if err := requireOtherAdmin(ctx, tx, id); err != nil {
 				return err
 			}
