@@ -19,7 +19,8 @@ const migrateLockKey int64 = 0x6175_7468_666e_0001 // "authfn" + 1
 type Migration = sqlstore.Migration
 
 // Migrations returns the embedded PostgreSQL migrations in version order.
-// Returns CodeInternal for a misnamed file or a repeated version.
+// A misnamed file or a repeated version is a plain error (a build
+// problem, so auth.ErrorCode says CodeInternal).
 func Migrations() ([]Migration, error) {
 	return sqlstore.ReadMigrations(infra.PostgresMigrations, "migrations/postgres")
 }

@@ -58,7 +58,8 @@ var (
 // query connects, so a Lambda cold start pays no round trip and a database
 // that is down fails requests with CodeUnavailable rather than the start.
 // A URL without connect_timeout gets DefaultConnectTimeout.
-// Returns CodeInternal for a malformed URL.
+// A malformed URL is a plain error (a configuration problem, so
+// auth.ErrorCode says CodeInternal) whose message withholds the URL.
 func Open(ctx context.Context, databaseURL string, o Options) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(databaseURL)
 	if err != nil {

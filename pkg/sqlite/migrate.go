@@ -13,7 +13,8 @@ import (
 type Migration = sqlstore.Migration
 
 // Migrations returns the embedded SQLite migrations in version order.
-// Returns CodeInternal for a misnamed file or a repeated version.
+// A misnamed file or a repeated version is a plain error (a build
+// problem, so auth.ErrorCode says CodeInternal).
 func Migrations() ([]Migration, error) {
 	return sqlstore.ReadMigrations(infra.SQLiteMigrations, "migrations/sqlite")
 }
