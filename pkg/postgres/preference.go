@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -61,22 +60,15 @@ func (s *Store) UpdatePreferences(ctx context.Context, userID int64, patch auth.
 		if err != nil {
 			return err
 		}
-		cur, err := sqlstore.DecodePreferences(data)
+		merged, stored, err := sqlstore.MergePreferences(data, patch, max)
 		if err != nil {
 			return err
 		}
-		out, err = auth.MergePreferences(cur, patch, max)
-		if err != nil {
-			return err
-		}
-		b, err := json.Marshal(out)
-		if err != nil {
-			return err
-		}
+		out = merged
 		_, err = tx.Exec(qctx, `
 			INSERT INTO preferences (user_id, data, updated_at) VALUES ($1, $2, now())
 			ON CONFLICT (user_id) DO UPDATE SET data = EXCLUDED.data, updated_at = EXCLUDED.updated_at`,
-			userID, string(b))
+			userID, stored)
 		return err
 	})
 	var pe *pgconn.PgError

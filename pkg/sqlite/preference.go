@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -47,22 +46,15 @@ func (s *Store) UpdatePreferences(ctx context.Context, userID int64, patch auth.
 		if err != nil {
 			return err
 		}
-		cur, err := sqlstore.DecodePreferences(data)
+		merged, stored, err := sqlstore.MergePreferences(data, patch, max)
 		if err != nil {
 			return err
 		}
-		out, err = auth.MergePreferences(cur, patch, max)
-		if err != nil {
-			return err
-		}
-		b, err := json.Marshal(out)
-		if err != nil {
-			return err
-		}
+		out = merged
 		_, err = tx.ExecContext(ctx, `
 			INSERT INTO preferences (user_id, data, updated_at) VALUES (?, ?, ?)
 			ON CONFLICT (user_id) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at`,
-			userID, string(b), micros(time.Now()))
+			userID, stored, micros(time.Now()))
 		return err
 	})
 	if err != nil {

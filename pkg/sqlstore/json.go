@@ -48,3 +48,26 @@ func DecodePreferences(data []byte) (auth.Preferences, error) {
 	}
 	return p, nil
 }
+
+// MergePreferences merges patch into the stored object data (nil when the
+// user has none yet) with auth.MergePreferences and returns the result and
+// the JSON to store. The caller holds whatever lock makes the read and the
+// write one step. Returns ErrPreferencesTooLarge (CodeValidation) when the
+// result would exceed max bytes, CodeInvalidRequest for a value that is
+// not JSON, a plain error (CodeInternal) for a stored value that is not a
+// JSON object.
+func MergePreferences(data []byte, patch auth.Preferences, max int) (auth.Preferences, string, error) {
+	cur, err := DecodePreferences(data)
+	if err != nil {
+		return nil, "", err
+	}
+	out, err := auth.MergePreferences(cur, patch, max)
+	if err != nil {
+		return nil, "", err
+	}
+	b, err := json.Marshal(out)
+	if err != nil {
+		return nil, "", err
+	}
+	return out, string(b), nil
+}

@@ -1,6 +1,8 @@
 package sqlstore_test
 
 import (
+	"encoding/json"
+	"errors"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -76,5 +78,27 @@ func TestApplyPatch(t *testing.T) {
 	cur.IsActive = false
 	if sqlstore.LosesActiveAdmin(cur, sqlstore.ApplyPatch(cur, auth.UserPatch{})) {
 		t.Error("LosesActiveAdmin(inactive admin, unchanged) = true")
+	}
+}
+
+func TestMergePreferences(t *testing.T) {
+	stored := []byte(`{"theme":"dark","lang":"en"}`)
+	patch := auth.Preferences{"lang": json.RawMessage(`null`), "tz": json.RawMessage(`"UTC"`)}
+	out, col, err := sqlstore.MergePreferences(stored, patch, 1000)
+	if err != nil {
+		t.Fatalf("MergePreferences error = %v", err)
+	}
+	want := auth.Preferences{"theme": json.RawMessage(`"dark"`), "tz": json.RawMessage(`"UTC"`)}
+	if diff := cmp.Diff(want, out); diff != "" {
+		t.Errorf("merged (-want +got):\n%s", diff)
+	}
+	if col != `{"theme":"dark","tz":"UTC"}` {
+		t.Errorf("stored JSON = %s", col)
+	}
+	if _, _, err := sqlstore.MergePreferences(nil, patch, 5); !errors.Is(err, auth.ErrPreferencesTooLarge) {
+		t.Errorf("MergePreferences over max error = %v; want ErrPreferencesTooLarge", err)
+	}
+	if _, _, err := sqlstore.MergePreferences([]byte(`nope`), patch, 1000); err == nil {
+		t.Error("MergePreferences of a corrupt column error = nil; want one")
 	}
 }
