@@ -184,6 +184,10 @@ func TestLoginBadInput(t *testing.T) {
 		{"not an object", `"alice"`, "", 400, "invalid_request"},
 		{"unknown field", `{"username":"alice","password":"x","admin":true}`, "", 400, "invalid_request"},
 		{"two objects", `{"username":"a","password":"b"}{}`, "", 400, "invalid_request"},
+		// The right password as the last of two: encoding/json alone would log in.
+		{"password twice", `{"username":"alice","password":"wrong password","password":"` + password + `"}`, "", 400, "invalid_request"},
+		{"password in another case", `{"username":"alice","password":"wrong password","Password":"` + password + `"}`, "", 400, "invalid_request"},
+		{"username in capitals", `{"USERNAME":"alice","password":"` + password + `"}`, "", 400, "invalid_request"},
 		{"wrong type", `{"username":1,"password":"x"}`, "", 422, "validation_failed"},
 		{"null password", `{"username":"alice","password":null}`, "", 422, "validation_failed"},
 		{"missing password", `{"username":"alice"}`, "", 422, "validation_failed"},

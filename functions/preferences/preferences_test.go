@@ -86,6 +86,8 @@ func TestPreferencesBadInputLosesNothing(t *testing.T) {
 		{"65-char key", `{"` + strings.Repeat("k", 65) + `":1}`, "", 422, "validation_failed"},
 		{"NUL in value", `{"ok":"a\u0000b"}`, "", 422, "validation_failed"},
 		{"NUL in nested key", `{"ok":{"a\u0000":1}}`, "", 422, "validation_failed"},
+		{"repeated key", `{"theme":"dark","theme":"light"}`, "", 400, "invalid_request"},
+		{"repeated nested key", `{"ok":{"a":1,"a":2}}`, "", 400, "invalid_request"},
 		{"merged over 64 KiB", `{"more":"` + big + `"}`, "", 422, "validation_failed"},
 		// Valid JSON that PostgreSQL's JSONB cannot hold.
 		{"lone surrogate escape", `{"ok":"\ud800"}`, "", 422, "validation_failed"},

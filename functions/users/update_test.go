@@ -250,6 +250,10 @@ func updateBadRequests(t *testing.T, f *fixture) {
 		{"unknown field password_hash", "", `{"password_hash":"$2a$04$abc"}`, "", 400, "invalid_request", ""},
 		{"unknown field id", "", `{"id":1}`, "", 400, "invalid_request", ""},
 		{"known and unknown", "", `{"full_name":"X","source":"gpustack"}`, "", 400, "invalid_request", ""},
+		// encoding/json alone matches keys without regard to case and lets
+		// the last of two win: both would make bert an admin.
+		{"IS_ADMIN in capitals", "", `{"IS_ADMIN":true}`, "", 400, "invalid_request", ""},
+		{"is_admin twice", "", `{"is_admin":false,"is_admin":true}`, "", 400, "invalid_request", ""},
 		{"malformed", "", `{"full_name":`, "", 400, "invalid_request", ""},
 		{"not an object", "", `"full_name"`, "", 400, "invalid_request", ""},
 		{"empty body", "", ``, "", 400, "invalid_request", ""},

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"reflect"
 	"strings"
 	"unicode/utf8"
 
@@ -99,6 +100,9 @@ func decodeJSON(body []byte, v any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return auth.Errorf(auth.CodeInvalidRequest, "The request body is empty; a JSON object is required.")
 	}
+	if err := strictKeys(body, v); err != nil {
+		return err
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
@@ -108,6 +112,96 @@ func decodeJSON(body []byte, v any) error {
 		return auth.Errorf(auth.CodeInvalidRequest, "The request body must hold exactly one JSON value.")
 	}
 	return nil
+}
+
+// strictKeys holds a body to what the OpenAPI document says
+// (additionalProperties: false, exact names): encoding/json matches keys
+// without regard to case and lets a repeated key win, so {"IS_ADMIN": true}
+// would set is_admin and {"password": "a", "Password": "b"} would log in
+// with "b". It refuses any object, at any depth, that repeats a key, and,
+// when v points to a struct, a top-level key that is not exactly one of
+// its JSON names. Malformed JSON is left for the decoder to report.
+func strictKeys(body []byte, v any) error {
+	names := fieldNames(v)
+	dec := json.NewDecoder(bytes.NewReader(body))
+	type frame struct {
+		object, wantKey bool
+		keys            map[string]bool
+	}
+	var stack []*frame
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil
+		}
+		var top *frame
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		if key, ok := tok.(string); ok && top != nil && top.object && top.wantKey {
+			if top.keys[key] {
+				return auth.Errorf(auth.CodeInvalidRequest, "Field %q is given more than once.", truncateKey(key))
+			}
+			if len(stack) == 1 && names != nil && !names[key] {
+				return auth.Errorf(auth.CodeInvalidRequest, "Unknown field %q.", truncateKey(key))
+			}
+			top.keys[key], top.wantKey = true, false
+			continue
+		}
+		if d, ok := tok.(json.Delim); ok {
+			switch d {
+			case '{':
+				stack = append(stack, &frame{object: true, wantKey: true, keys: map[string]bool{}})
+				continue
+			case '[':
+				stack = append(stack, &frame{})
+				continue
+			default:
+				stack = stack[:len(stack)-1]
+				if len(stack) == 0 {
+					return nil
+				}
+				top = stack[len(stack)-1]
+			}
+		}
+		if top != nil && top.object {
+			top.wantKey = true // a value ended: a key comes next
+		}
+	}
+}
+
+// fieldNames returns the JSON names of the struct v points to, or nil
+// when v is not a pointer to a struct (a map takes any exact key).
+func fieldNames(v any) map[string]bool {
+	t := reflect.TypeOf(v)
+	if t == nil || t.Kind() != reflect.Pointer || t.Elem().Kind() != reflect.Struct {
+		return nil
+	}
+	t = t.Elem()
+	names := map[string]bool{}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		switch name {
+		case "-":
+			continue
+		case "":
+			name = f.Name
+		}
+		names[name] = true
+	}
+	return names
+}
+
+// truncateKey keeps a client's key short enough to echo in an error.
+func truncateKey(k string) string {
+	if len(k) > 64 {
+		k = strings.ToValidUTF8(k[:64], "")
+	}
+	return k
 }
 
 // jsonError turns a decoding error into a client-safe *auth.Error.

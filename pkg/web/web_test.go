@@ -76,6 +76,11 @@ func TestDecode(t *testing.T) {
 		{"not an object", "application/json", `[1,2]`, 400, auth.CodeInvalidRequest},
 		{"unknown field", "application/json", `{"name":"a","admin":true}`, 400, auth.CodeInvalidRequest},
 		{"two values", "application/json", `{"name":"a"} {"name":"b"}`, 400, auth.CodeInvalidRequest},
+		// encoding/json would match these without regard to case and let the last win.
+		{"key in another case", "application/json", `{"NAME":"a"}`, 400, auth.CodeInvalidRequest},
+		{"repeated key", "application/json", `{"name":"a","name":"b"}`, 400, auth.CodeInvalidRequest},
+		{"twin in another case", "application/json", `{"name":"a","Name":"b"}`, 400, auth.CodeInvalidRequest},
+		{"repeated key after a nested value", "application/json", `{"count":1,"name":"a","count":2}`, 400, auth.CodeInvalidRequest},
 		{"trailing garbage", "application/json", `{"name":"a"}x`, 400, auth.CodeInvalidRequest},
 		{"wrong type", "application/json", `{"name":5}`, 422, auth.CodeValidation},
 		{"number overflow", "application/json", `{"name":"a","count":1e400}`, 422, auth.CodeValidation},
