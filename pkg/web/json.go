@@ -8,7 +8,9 @@ import (
 	"io"
 	"log/slog"
 	"mime"
+	"net"
 	"net/http"
+	"os"
 	"reflect"
 	"strings"
 	"unicode/utf8"
@@ -84,12 +86,21 @@ func readBody(w http.ResponseWriter, r *http.Request, types ...string) ([]byte, 
 	switch {
 	case errors.As(err, &mbe):
 		return nil, tooLarge()
+	case isTimeout(err):
+		return nil, &auth.Error{Code: CodeRequestTimeout, Message: "The request body did not arrive in time.", Err: err}
 	case err != nil:
 		return nil, &auth.Error{Code: auth.CodeInvalidRequest, Message: "The request body could not be read.", Err: err}
 	case !utf8.Valid(body):
 		return nil, auth.Errorf(auth.CodeInvalidRequest, "The request body is not valid UTF-8.")
 	}
 	return body, nil
+}
+
+// isTimeout reports whether a body read failed on the server's read
+// deadline (http.Server's ReadTimeout) rather than a broken connection.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, os.ErrDeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
 }
 
 func tooLarge() error {

@@ -52,6 +52,8 @@ func oauthAnswer(code auth.Code) (string, int) {
 	switch code {
 	case auth.CodeInvalidRequest, auth.CodeValidation, CodePayloadTooLarge, CodeUnsupportedMediaType, CodeMethodNotAllowed:
 		return OAuthInvalidRequest, http.StatusBadRequest
+	case CodeRequestTimeout:
+		return OAuthInvalidRequest, http.StatusRequestTimeout
 	case CodeUnsupportedGrantType:
 		return OAuthUnsupportedGrantType, http.StatusBadRequest
 	case auth.CodeInvalidCredentials, auth.CodeInvalidToken, auth.CodeTokenReused, auth.CodeRefreshConflict:
@@ -74,7 +76,7 @@ func oauthAnswer(code auth.Code) (string, int) {
 // body.
 func OAuthError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err error) {
 	ctx := r.Context()
-	if ctx.Err() != nil {
+	if ctx.Err() != nil && auth.ErrorCode(err) != CodeRequestTimeout {
 		logger.DebugContext(ctx, "client gone", "err", err)
 		w.WriteHeader(StatusClientClosed)
 		return

@@ -19,6 +19,7 @@ import (
 const (
 	CodeMethodNotAllowed     auth.Code = "method_not_allowed"
 	CodePayloadTooLarge      auth.Code = "payload_too_large"
+	CodeRequestTimeout       auth.Code = "request_timeout"
 	CodeUnsupportedMediaType auth.Code = "unsupported_media_type"
 )
 
@@ -33,6 +34,7 @@ var statusOf = map[auth.Code]int{
 	CodeMethodNotAllowed:        http.StatusMethodNotAllowed,
 	auth.CodeConflict:           http.StatusConflict,
 	auth.CodeRefreshConflict:    http.StatusConflict,
+	CodeRequestTimeout:          http.StatusRequestTimeout,
 	CodePayloadTooLarge:         http.StatusRequestEntityTooLarge,
 	CodeUnsupportedMediaType:    http.StatusUnsupportedMediaType,
 	auth.CodeValidation:         http.StatusUnprocessableEntity,
@@ -81,9 +83,10 @@ const (
 // their cause and shown as "Internal error."; the cause of any error is
 // never sent.
 func Error(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err error) {
-	if r.Context().Err() != nil {
+	if r.Context().Err() != nil && auth.ErrorCode(err) != CodeRequestTimeout {
 		// The client went away (or its deadline passed) and took the
-		// request's context with it: whatever failed after that is not a
+		// request's context with it (a body that timed out also ends the
+		// context, but that client is still there and gets its 408): whatever failed after that is not a
 		// fault of ours or of a store, and nobody reads the answer.
 		logger.DebugContext(r.Context(), "client gone", "err", err)
 		w.WriteHeader(StatusClientClosed)
