@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/golang-jwt/jwt/v5"
 
@@ -478,4 +479,40 @@ func TestLoginOutageDoesNotLock(t *testing.T) {
 		f.http.Do("POST", "/api/auth/v2/login", map[string]string{"username": "alice", "password": password}).Want(503)
 	}
 	live.Login(t, "alice", password)
+}
+
+// TestHostileClientStrings: a user agent that is not valid UTF-8, holds
+// control characters and runs to 30,000 bytes, and an IPv6 zone in a
+// trusted X-Forwarded-For, reach neither the session nor the audit log as
+// sent: PostgreSQL refused such a row (SQLSTATE 22021) and the login's
+// audit event was lost. The agent is kept valid, clean and at most 512
+// bytes; the zone is dropped.
+func TestHostileClientStrings(t *testing.T) {
+	f := serve(t, testenv.New(t), webOptionsTrusting("10.0.0.0/8"))
+	f.http.RemoteAddr = "10.1.2.3:4000"
+	f.CreateUser(t, "alice", password, false)
+	agent := "Mozilla/5.0 \xff\xfe\x00\x1b[31m" + strings.Repeat("é", 15000)
+	headers := []string{"User-Agent", agent, "X-Forwarded-For", "fe80::1%eth0"}
+	p := f.Login(t, "alice", password, headers...)
+	f.http.Do("POST", "/api/auth/v2/login", map[string]string{"username": "alice", "password": "wrong password"}, headers...).Want(401)
+	for _, typ := range []string{auth.EventLoginSucceeded, auth.EventLoginFailed} {
+		ev := f.Events(t, typ)
+		if len(ev) != 1 {
+			t.Fatalf("%d %s events, want 1: the audit write was lost", len(ev), typ)
+		}
+		ua := ev[0].UserAgent
+		if !utf8.ValidString(ua) || len(ua) > 512 || strings.ContainsAny(ua, "\x00\x1b") || !strings.HasPrefix(ua, "Mozilla/5.0 ") {
+			t.Errorf("%s: user agent %q (%d bytes), want valid UTF-8 without control characters, at most 512 bytes", typ, ua[:min(len(ua), 40)], len(ua))
+		}
+		if ev[0].IP != "fe80::1" {
+			t.Errorf("%s: ip %q, want fe80::1 without its zone", typ, ev[0].IP)
+		}
+	}
+	var list struct {
+		Sessions []auth.Session `json:"sessions"`
+	}
+	f.http.Do("GET", "/api/auth/v2/me/sessions", nil, testenv.Bearer(p.AccessToken)...).Want(200).JSON(&list)
+	if len(list.Sessions) != 1 || list.Sessions[0].IP != "fe80::1" || !utf8.ValidString(list.Sessions[0].UserAgent) || len(list.Sessions[0].UserAgent) > 512 {
+		t.Errorf("session %+v, want the clean agent and the address without its zone", list.Sessions)
+	}
 }

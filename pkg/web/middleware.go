@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"authfn/pkg/auth"
 )
@@ -99,13 +101,37 @@ func identify(o Options, next http.Handler) http.Handler {
 		w.Header().Set("X-Request-Id", id)
 		client := auth.Client{
 			IP:        clientIP(remote, r.Header.Values("X-Forwarded-For"), o.TrustedProxies),
-			UserAgent: r.UserAgent(),
+			UserAgent: cleanText(r.UserAgent(), maxUserAgentBytes),
 			RequestID: id,
 		}
 		ctx := context.WithValue(r.Context(), requestIDKey{}, id)
 		ctx = auth.WithClient(ctx, client)
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
+}
+
+// maxUserAgentBytes bounds the user agent kept for sessions and audit
+// events: a real one is a few hundred bytes; megabytes are an attack on
+// the stores.
+const maxUserAgentBytes = 512
+
+// cleanText makes client-supplied text fit for a store: valid UTF-8 (a
+// byte PostgreSQL's text refuses would lose the audit event it is in), no
+// control characters, at most n bytes without splitting a character.
+func cleanText(s string, n int) string {
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return -1
+		}
+		return r
+	}, strings.ToValidUTF8(s, "\uFFFD"))
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 func newRequestID() string {
@@ -130,6 +156,7 @@ func clientIP(peer netip.Addr, xff []string, trusted []netip.Prefix) string {
 	if !peer.IsValid() {
 		return ""
 	}
+	peer = peer.WithZone("")
 	if !isTrusted(peer, trusted) {
 		return peer.String()
 	}
@@ -142,7 +169,7 @@ func clientIP(peer netip.Addr, xff []string, trusted []netip.Prefix) string {
 		if err != nil {
 			break // a garbled hop: stop at the last address we can vouch for
 		}
-		a = a.Unmap()
+		a = a.Unmap().WithZone("") // a zone names the proxy's interface, not the client
 		if !isTrusted(a, trusted) {
 			return a.String()
 		}
