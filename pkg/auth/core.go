@@ -29,6 +29,9 @@ type Stores struct {
 	Sessions    SessionStore
 	Throttle    Throttle
 	Locker      Locker
+	// MFA (SQL) and MFAChallenges (Redis) hold multi-factor state; see mfa.go.
+	MFA           MFAStore
+	MFAChallenges MFAChallenges
 }
 
 // core is what every capability shares: the stores, the clock, the

@@ -17,12 +17,15 @@ import (
 // be changed, serialises the last-admin check without deadlocks.
 const adminLockKey int64 = 0x6175_7468_666e_0002 // "authfn" + 2
 
-const userColumns = `id, username, full_name, is_admin, is_active, source, created_at, updated_at, last_login_at, password_hash`
+// userColumns end with mfa_enabled, derived from user_mfa rather than kept
+// in a column of its own, so that it cannot disagree with the secret.
+const userColumns = `id, username, full_name, is_admin, is_active, source, created_at, updated_at, last_login_at, password_hash,
+	EXISTS (SELECT 1 FROM user_mfa WHERE user_mfa.user_id = users.id)`
 
 func scanUser(row pgx.Row) (auth.User, error) {
 	var u auth.User
 	err := row.Scan(&u.ID, &u.Username, &u.FullName, &u.IsAdmin, &u.IsActive, &u.Source,
-		&u.CreatedAt, &u.UpdatedAt, &u.LastLoginAt, &u.PasswordHash)
+		&u.CreatedAt, &u.UpdatedAt, &u.LastLoginAt, &u.PasswordHash, &u.MFAEnabled)
 	if err != nil {
 		return auth.User{}, err
 	}

@@ -10,7 +10,10 @@ import (
 	"authfn/pkg/sqlstore"
 )
 
-const userColumns = `id, username, full_name, is_admin, is_active, source, created_at, updated_at, last_login_at, password_hash`
+// userColumns end with mfa_enabled, derived from user_mfa rather than kept
+// in a column of its own, so that it cannot disagree with the secret.
+const userColumns = `id, username, full_name, is_admin, is_active, source, created_at, updated_at, last_login_at, password_hash,
+	EXISTS (SELECT 1 FROM user_mfa WHERE user_mfa.user_id = users.id)`
 
 // scanner is what *sql.Row and *sql.Rows share.
 type scanner interface {
@@ -27,7 +30,7 @@ func scanUser(row scanner) (auth.User, error) {
 	var created, updated int64
 	var lastLogin sql.NullInt64
 	err := row.Scan(&u.ID, &u.Username, &u.FullName, &u.IsAdmin, &u.IsActive, &u.Source,
-		&created, &updated, &lastLogin, &u.PasswordHash)
+		&created, &updated, &lastLogin, &u.PasswordHash, &u.MFAEnabled)
 	if err != nil {
 		return auth.User{}, err
 	}
