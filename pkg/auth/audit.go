@@ -22,6 +22,10 @@ const (
 	EventUserProvisioned  = "user.provisioned"
 	EventUserSynchronised = "user.synchronised"
 	EventUpstreamFailed   = "upstream.failed"
+	EventLoginMFAFailed   = "login.mfa_failed"
+	EventMFAEnabled       = "mfa.enabled"
+	EventMFADisabled      = "mfa.disabled"
+	EventMFAReset         = "mfa.reset"
 )
 
 // Event is one audit record: who did what to whom, from where.
