@@ -1,5 +1,5 @@
 // Package users is the admin endpoint group for user accounts: list and
-// search, create, read, change and delete.
+// search, create, read, change and delete, and reset a user's MFA.
 package users
 
 import (
@@ -21,6 +21,7 @@ type Admin interface {
 	User(ctx context.Context, actor auth.Session, id int64) (auth.User, error)
 	UpdateUser(ctx context.Context, actor auth.Session, id int64, c auth.UserChange) (auth.User, error)
 	DeleteUser(ctx context.Context, actor auth.Session, id int64) error
+	ResetMFA(ctx context.Context, actor auth.Session, id int64) error
 }
 
 // Deps are the dependencies of the users group.
@@ -38,6 +39,7 @@ func Register(mux web.Router, d Deps) {
 	mux.Handle("GET /api/auth/v2/users/{id}", admin(handleUserGet(d)))
 	mux.Handle("PATCH /api/auth/v2/users/{id}", admin(handleUserUpdate(d)))
 	mux.Handle("DELETE /api/auth/v2/users/{id}", admin(handleUserDelete(d)))
+	mux.Handle("POST /api/auth/v2/users/{id}/mfa/reset", admin(handleUserMFAReset(d)))
 }
 
 func handleUserList(d Deps) http.Handler {
@@ -156,6 +158,24 @@ func handleUserDelete(d Deps) http.Handler {
 			return err
 		}
 		if err := d.Admin.DeleteUser(r.Context(), actor, id); err != nil {
+			return err
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	})
+}
+
+func handleUserMFAReset(d Deps) http.Handler {
+	return web.Handle(d.Logger, func(w http.ResponseWriter, r *http.Request) error {
+		id, err := web.PathID(r, "id")
+		if err != nil {
+			return err
+		}
+		actor, err := web.SessionOf(r)
+		if err != nil {
+			return err
+		}
+		if err := d.Admin.ResetMFA(r.Context(), actor, id); err != nil {
 			return err
 		}
 		w.WriteHeader(http.StatusNoContent)
