@@ -2,9 +2,7 @@ package login_test
 
 import (
 	"bytes"
-	"encoding/base64"
 	"fmt"
-	"image/png"
 	"net/url"
 	"slices"
 	"strings"
@@ -12,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/makiuchi-d/gozxing"
-	gozxingqr "github.com/makiuchi-d/gozxing/qrcode"
 	"github.com/pquerna/otp"
 
 	"authfn/pkg/app"
@@ -87,7 +83,7 @@ func TestMFAEnrolment(t *testing.T) {
 		t.Errorf("otpauth_url %q reads as %s %s:%s secret %s period %d digits %v %v", start.OTPAuthURL,
 			key.Type(), key.Issuer(), key.AccountName(), key.Secret(), key.Period(), key.Digits(), key.Algorithm())
 	}
-	if got := scanQR(t, start.QRPNG); got != start.OTPAuthURL {
+	if got := testenv.ScanQR(t, start.QRPNG); got != start.OTPAuthURL {
 		t.Errorf("the QR code reads %q, want the otpauth_url %q", got, start.OTPAuthURL)
 	}
 	var me auth.User
@@ -122,29 +118,6 @@ func TestMFAEnrolment(t *testing.T) {
 		t.Errorf("mfa.enabled events %+v, want one by and for ada with her 2 other sessions revoked", ev)
 	}
 	noSecrets(t, f, append([]string{first.Secret, start.Secret}, done.RecoveryCodes...)...)
-}
-
-// scanQR decodes a PNG data URL's QR code with gozxing.
-func scanQR(t *testing.T, dataURL string) string {
-	t.Helper()
-	raw, ok := strings.CutPrefix(dataURL, "data:image/png;base64,")
-	if !ok {
-		t.Fatalf("qr_png starts %.30q", dataURL)
-	}
-	b, err := base64.StdEncoding.DecodeString(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := png.Decode(bytes.NewReader(b))
-	if err != nil {
-		t.Fatalf("qr_png is not a PNG: %v", err)
-	}
-	bmp, _ := gozxing.NewBinaryBitmapFromImage(img)
-	res, err := gozxingqr.NewQRCodeReader().Decode(bmp, nil)
-	if err != nil {
-		t.Fatalf("qr_png holds no readable QR code: %v", err)
-	}
-	return res.GetText()
 }
 
 // noSecrets fails if any of secrets shows in the service's log or an

@@ -147,25 +147,13 @@ func handleUserUpdate(d Deps) http.Handler {
 	})
 }
 
-func handleUserDelete(d Deps) http.Handler {
-	return web.Handle(d.Logger, func(w http.ResponseWriter, r *http.Request) error {
-		id, err := web.PathID(r, "id")
-		if err != nil {
-			return err
-		}
-		actor, err := web.SessionOf(r)
-		if err != nil {
-			return err
-		}
-		if err := d.Admin.DeleteUser(r.Context(), actor, id); err != nil {
-			return err
-		}
-		w.WriteHeader(http.StatusNoContent)
-		return nil
-	})
-}
+func handleUserDelete(d Deps) http.Handler { return handleUserAct(d, d.Admin.DeleteUser) }
 
-func handleUserMFAReset(d Deps) http.Handler {
+func handleUserMFAReset(d Deps) http.Handler { return handleUserAct(d, d.Admin.ResetMFA) }
+
+// handleUserAct answers 204 once act, one admin operation on the user the
+// path names, has succeeded.
+func handleUserAct(d Deps, act func(ctx context.Context, actor auth.Session, id int64) error) http.Handler {
 	return web.Handle(d.Logger, func(w http.ResponseWriter, r *http.Request) error {
 		id, err := web.PathID(r, "id")
 		if err != nil {
@@ -175,7 +163,7 @@ func handleUserMFAReset(d Deps) http.Handler {
 		if err != nil {
 			return err
 		}
-		if err := d.Admin.ResetMFA(r.Context(), actor, id); err != nil {
+		if err := act(r.Context(), actor, id); err != nil {
 			return err
 		}
 		w.WriteHeader(http.StatusNoContent)

@@ -1,16 +1,11 @@
 package qrcode_test
 
 import (
-	"bytes"
-	"encoding/base64"
-	"image/png"
 	"strings"
 	"testing"
 
-	"github.com/makiuchi-d/gozxing"
-	gozxingqr "github.com/makiuchi-d/gozxing/qrcode"
-
 	"authfn/pkg/qrcode"
+	"authfn/pkg/testenv"
 )
 
 // TestScansBack: what PNGDataURL draws, an independent decoder (gozxing, a
@@ -25,31 +20,8 @@ func TestScansBack(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		raw, ok := strings.CutPrefix(url, "data:image/png;base64,")
-		if !ok {
-			t.Fatalf("data URL starts %.30q", url)
-		}
-		b, err := base64.StdEncoding.DecodeString(raw)
-		if err != nil {
-			t.Fatal(err)
-		}
-		img, err := png.Decode(bytes.NewReader(b))
-		if err != nil {
-			t.Fatalf("not a PNG: %v", err)
-		}
-		if w, h := img.Bounds().Dx(), img.Bounds().Dy(); w != h || w < 150 || w > 600 {
-			t.Errorf("image is %dx%d, want a square of 150-600 px", w, h)
-		}
-		bmp, err := gozxing.NewBinaryBitmapFromImage(img)
-		if err != nil {
-			t.Fatal(err)
-		}
-		res, err := gozxingqr.NewQRCodeReader().Decode(bmp, nil)
-		if err != nil {
-			t.Fatalf("decode the QR code: %v", err)
-		}
-		if res.GetText() != content {
-			t.Errorf("QR code reads %q, want %q", res.GetText(), content)
+		if got := testenv.ScanQR(t, url); got != content {
+			t.Errorf("QR code reads %q, want %q", got, content)
 		}
 	}
 }

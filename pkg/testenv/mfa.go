@@ -1,9 +1,15 @@
 package testenv
 
 import (
+	"bytes"
+	"encoding/base64"
+	"image/png"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/makiuchi-d/gozxing"
+	gozxingqr "github.com/makiuchi-d/gozxing/qrcode"
 	"github.com/pquerna/otp"
 	ptotp "github.com/pquerna/otp/totp"
 
@@ -69,4 +75,36 @@ func (s *Served) EnrolMFA(t testing.TB, access, password string) MFA {
 	c.Do("POST", "/api/auth/v2/me/mfa/totp/activate", map[string]string{"code": code}, Bearer(access)...).Want(200).JSON(&done)
 	m.Secret, m.OTPAuthURL, m.QRPNG, m.RecoveryCodes = start.Secret, start.OTPAuthURL, start.QRPNG, done.RecoveryCodes
 	return m
+}
+
+// ScanQR reads the QR code in a PNG data URL (what enrolment shows as
+// qr_png) with gozxing, a port of ZXing, on which phone scanners build:
+// an independent check that the code holds what it should. It fails t on
+// anything that is not a PNG of a readable QR code.
+func ScanQR(t testing.TB, dataURL string) string {
+	t.Helper()
+	raw, ok := strings.CutPrefix(dataURL, "data:image/png;base64,")
+	if !ok {
+		t.Fatalf("testenv: %.30q is not a PNG data URL", dataURL)
+	}
+	b, err := base64.StdEncoding.DecodeString(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := png.Decode(bytes.NewReader(b))
+	if err != nil {
+		t.Fatalf("testenv: not a PNG: %v", err)
+	}
+	if w, h := img.Bounds().Dx(), img.Bounds().Dy(); w != h || w < 150 || w > 600 {
+		t.Errorf("testenv: the QR image is %dx%d, want a square of 150-600 px", w, h)
+	}
+	bmp, err := gozxing.NewBinaryBitmapFromImage(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := gozxingqr.NewQRCodeReader().Decode(bmp, nil)
+	if err != nil {
+		t.Fatalf("testenv: no readable QR code: %v", err)
+	}
+	return res.GetText()
 }
