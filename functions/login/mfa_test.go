@@ -207,6 +207,7 @@ func TestMFALogin(t *testing.T) {
 	if ev := f.Events(t, auth.EventLoginSucceeded); len(ev) == 0 || ev[0].Username != "ada" {
 		t.Errorf("login.succeeded events %+v, want ada's last", ev)
 	}
+	noSecrets(t, f, tok, strings.SplitN(tok, ".", 3)[2], m.Secret)
 }
 
 // TestMFALoginOneStep: /login, a form login and the /token password grant
