@@ -27,7 +27,7 @@ func TestLoginTimingDoesNotTellUsersApart(t *testing.T) {
 	}
 	f := setup(t, func(c *app.Config) {
 		c.BcryptCost = auth.MinBcryptCost
-		c.LoginMaxFailures, c.LoginMaxFailuresPerIP = 1<<30, 1<<30 // measure the hashing, not the lockout
+		c.LoginMaxFailures, c.LoginMaxFailuresPerIP, c.LoginMaxFailuresPerUsername = 1<<30, 1<<30, 1<<30 // measure the hashing, not the lockout
 	})
 	f.CreateUser(t, "alice", password, false)
 	bob := f.CreateUser(t, "bob", password, false)

@@ -46,9 +46,10 @@ type Config struct {
 	TrustedProxies []netip.Prefix // TRUSTED_PROXIES, none
 	CORSOrigins    []string       // CORS_ALLOWED_ORIGINS, none
 
-	LoginMaxFailures      int           // LOGIN_MAX_FAILURES, 5 (per username)
-	LoginMaxFailuresPerIP int           // LOGIN_MAX_FAILURES_PER_IP, 100
-	LoginFailureWindow    time.Duration // LOGIN_FAILURE_WINDOW, 15m
+	LoginMaxFailures            int           // LOGIN_MAX_FAILURES, 5 (per username from one address)
+	LoginMaxFailuresPerIP       int           // LOGIN_MAX_FAILURES_PER_IP, 100
+	LoginMaxFailuresPerUsername int           // LOGIN_MAX_FAILURES_PER_USERNAME, 50 (per username across all addresses)
+	LoginFailureWindow          time.Duration // LOGIN_FAILURE_WINDOW, 15m
 
 	CleanupInterval time.Duration // CLEANUP_INTERVAL, 15m (local runner's timer)
 	AuditRetention  time.Duration // AUDIT_RETENTION, 90 days
@@ -95,9 +96,10 @@ func parseConfig(getenv func(string) string, signing bool) (Config, error) {
 		TrustedProxies:    r.prefixes("TRUSTED_PROXIES"),
 		CORSOrigins:       r.list("CORS_ALLOWED_ORIGINS"),
 
-		LoginMaxFailures:      r.integer("LOGIN_MAX_FAILURES", 5),
-		LoginMaxFailuresPerIP: r.integer("LOGIN_MAX_FAILURES_PER_IP", 100),
-		LoginFailureWindow:    r.duration("LOGIN_FAILURE_WINDOW", 15*time.Minute),
+		LoginMaxFailures:            r.integer("LOGIN_MAX_FAILURES", 5),
+		LoginMaxFailuresPerIP:       r.integer("LOGIN_MAX_FAILURES_PER_IP", 100),
+		LoginMaxFailuresPerUsername: r.integer("LOGIN_MAX_FAILURES_PER_USERNAME", 50),
+		LoginFailureWindow:          r.duration("LOGIN_FAILURE_WINDOW", 15*time.Minute),
 
 		CleanupInterval: r.duration("CLEANUP_INTERVAL", 15*time.Minute),
 		AuditRetention:  r.duration("AUDIT_RETENTION", 90*24*time.Hour),
@@ -149,6 +151,12 @@ func parseConfig(getenv func(string) string, signing bool) (Config, error) {
 	if c.LoginMaxFailuresPerIP < 1 {
 		r.fail("LOGIN_MAX_FAILURES_PER_IP", "must be at least 1")
 	}
+	// Below the per-address limit the ceiling would lock a username from
+	// everywhere before any one address is locked: the lockout that the
+	// per-address limit exists to prevent.
+	if c.LoginMaxFailuresPerUsername < max(c.LoginMaxFailures, 1) {
+		r.fail("LOGIN_MAX_FAILURES_PER_USERNAME", "must be at least LOGIN_MAX_FAILURES")
+	}
 	r.checkURL("DATABASE_URL", c.DatabaseURL, "postgres", "postgresql")
 	r.checkURL("REDIS_URL", c.RedisURL, "redis", "rediss")
 	if c.GPUStackURL != "" {
@@ -176,6 +184,7 @@ func (c Config) AuthConfig() auth.Config {
 		RefreshReuseGrace: c.RefreshReuseGrace,
 		BcryptCost:        c.BcryptCost,
 		UserThrottle:      auth.ThrottlePolicy{Max: c.LoginMaxFailures, Window: c.LoginFailureWindow, BaseLock: 30 * time.Second, MaxLock: 15 * time.Minute},
+		UserCeiling:       auth.ThrottlePolicy{Max: c.LoginMaxFailuresPerUsername, Window: c.LoginFailureWindow, BaseLock: 30 * time.Second, MaxLock: 15 * time.Minute},
 		IPThrottle:        auth.ThrottlePolicy{Max: c.LoginMaxFailuresPerIP, Window: c.LoginFailureWindow, BaseLock: 30 * time.Second, MaxLock: 15 * time.Minute},
 		AuditRetention:    c.AuditRetention,
 	}

@@ -31,7 +31,7 @@ func TestConfigDefaults(t *testing.T) {
 		RedisKeyPrefix: "authfn:", JWTSecret: []byte(secret), JWTIssuer: "authfn", JWTAudience: "authfn",
 		AccessTokenTTL: 1800 * time.Second, RefreshTokenTTL: 7 * 24 * time.Hour, SessionMaxAge: 30 * 24 * time.Hour,
 		RefreshReuseGrace: 10 * time.Second, BcryptCost: 12, AdminUsername: "admin", Addr: ":8080", LocalDir: ".local", LogLevel: slog.LevelInfo,
-		LoginMaxFailures: 5, LoginMaxFailuresPerIP: 100, LoginFailureWindow: 15 * time.Minute,
+		LoginMaxFailures: 5, LoginMaxFailuresPerIP: 100, LoginMaxFailuresPerUsername: 50, LoginFailureWindow: 15 * time.Minute,
 		CleanupInterval: 15 * time.Minute, AuditRetention: 90 * 24 * time.Hour, StoreTimeout: 3 * time.Second,
 		GPUStackTimeout: 3 * time.Second,
 	}
@@ -71,6 +71,7 @@ func TestConfigReportsEveryProblem(t *testing.T) {
 		"TRUSTED_PROXIES": "not-a-cidr", "DATABASE_URL": "mysql://x", "REDIS_URL": "http://x",
 		"ADMIN_USERNAME": "bad name", "ADMIN_PASSWORD": "short", "LOGIN_MAX_FAILURES": "many",
 		"REFRESH_TOKEN_TTL": "1000h", "GPUSTACK_URL": "http://gpustack.example.com", "SESSION_MAX_AGE": "-1h",
+		"LOGIN_MAX_FAILURES_PER_USERNAME": "3",
 	}
 	_, err := ConfigFromEnv(env(bad))
 	if err == nil {
@@ -84,6 +85,30 @@ func TestConfigReportsEveryProblem(t *testing.T) {
 	for _, leak := range []string{"too-short-secret", "short\""} {
 		if strings.Contains(err.Error(), leak) {
 			t.Errorf("error echoes a secret (%s):\n%v", leak, err)
+		}
+	}
+}
+
+// TestConfigLoginCeiling: LOGIN_MAX_FAILURES_PER_USERNAME is the core's
+// per-username ceiling, with LOGIN_MAX_FAILURES per (username, address)
+// (docs/security.md 8). A ceiling below the per-address limit would lock a
+// name from everywhere first, so it stops the start; an equal one (the
+// old per-username lock) is the operator's choice.
+func TestConfigLoginCeiling(t *testing.T) {
+	c, err := ConfigFromEnv(env(map[string]string{"JWT_SECRET": secret, "LOGIN_MAX_FAILURES": "7", "LOGIN_MAX_FAILURES_PER_USERNAME": "70"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := c.AuthConfig(); a.UserThrottle.Max != 7 || a.UserCeiling.Max != 70 || a.UserCeiling.Window != 15*time.Minute || a.UserCeiling.MaxLock != 15*time.Minute {
+		t.Errorf("pair policy %+v, ceiling %+v; want 7 and 70 failures in 15 minutes", a.UserThrottle, a.UserCeiling)
+	}
+	if _, err := ConfigFromEnv(env(map[string]string{"JWT_SECRET": secret, "LOGIN_MAX_FAILURES_PER_USERNAME": "5"})); err != nil {
+		t.Errorf("a ceiling equal to LOGIN_MAX_FAILURES: %v", err)
+	}
+	for _, v := range []string{"4", "0", "-1", "lots"} {
+		_, err := ConfigFromEnv(env(map[string]string{"JWT_SECRET": secret, "LOGIN_MAX_FAILURES_PER_USERNAME": v}))
+		if err == nil || !strings.Contains(err.Error(), "LOGIN_MAX_FAILURES_PER_USERNAME") {
+			t.Errorf("ceiling %q: err = %v, want it refused", v, err)
 		}
 	}
 }

@@ -16,7 +16,8 @@ type Config struct {
 	SessionMaxAge     time.Duration // absolute lifetime of a session
 	RefreshReuseGrace time.Duration // how long a just-rotated refresh token answers 409 rather than revoking
 	BcryptCost        int
-	UserThrottle      ThrottlePolicy // login failures per username
+	UserThrottle      ThrottlePolicy // login failures per username from one client address
+	UserCeiling       ThrottlePolicy // login failures per username across all addresses
 	IPThrottle        ThrottlePolicy // login failures per client IP
 	AuditRetention    time.Duration  // cleanup deletes audit events older than this
 }
