@@ -56,6 +56,8 @@ func SQLStore(t *testing.T, open func(t *testing.T) SQLStores) {
 		{"UpdatePreferencesTooLarge", one(testUpdatePreferencesTooLarge)},
 		{"UpdatePreferencesInvalid", one(testUpdatePreferencesInvalid)},
 		{"UpdatePreferencesConcurrent", one(testUpdatePreferencesConcurrent)},
+		{"UpdatePreferencesLongNumbers", one(testUpdatePreferencesLongNumbers)},
+		{"UpdatePreferencesSizeAsRead", one(testUpdatePreferencesSizeAsRead)},
 		{"RecordEvent", one(testRecordEvent)},
 		{"EventsFilter", one(testEventsFilter)},
 		{"EventsOutliveUsers", one(testEventsOutliveUsers)},
