@@ -66,19 +66,23 @@ func (b Backends) close() {
 
 // Build builds the App from cfg on the chosen backends: the Redis store
 // over b.Redis (cfg's key prefix and store timeout), the GPUStack upstream
-// when configured, and the core. It does no I/O. opts go to the core
+// when configured (and, with its API key, cleanup's re-check of its users),
+// and the core. It does no I/O. opts go to the core
 // (tests fake the clock). On error the backends are closed.
 func Build(cfg Config, logger *slog.Logger, b Backends, opts ...auth.Option) (*App, error) {
 	rs := redisstore.New(b.Redis, redisstore.Options{Prefix: cfg.RedisKeyPrefix, Timeout: cfg.StoreTimeout})
 	st := auth.Stores{Users: b.SQL, Preferences: b.SQL, Audit: b.SQL, Sessions: rs, Throttle: rs, Locker: rs}
 	opts = append([]auth.Option{auth.WithLogger(logger)}, opts...)
 	if cfg.GPUStackURL != "" {
-		up, err := gpustack.New(gpustack.Options{URL: cfg.GPUStackURL, Timeout: cfg.GPUStackTimeout})
+		up, err := gpustack.New(gpustack.Options{URL: cfg.GPUStackURL, Timeout: cfg.GPUStackTimeout, APIKey: cfg.GPUStackAPIKey})
 		if err != nil {
 			b.close()
 			return nil, fmt.Errorf("GPUSTACK_URL: %w", err)
 		}
 		opts = append(opts, auth.WithUpstream(up))
+		if cfg.GPUStackAPIKey != "" {
+			opts = append(opts, auth.WithUpstreamDirectory(up))
+		}
 	}
 	svc, err := auth.New(cfg.AuthConfig(), st, opts...)
 	if err != nil {

@@ -57,6 +57,7 @@ type Config struct {
 
 	GPUStackURL     string        // GPUSTACK_URL; empty: no upstream fallback
 	GPUStackTimeout time.Duration // GPUSTACK_TIMEOUT, 3s
+	GPUStackAPIKey  string        // GPUSTACK_API_KEY; empty: cleanup does not re-check GPUStack users
 }
 
 // ConfigFromEnv reads the configuration through getenv (os.Getenv in
@@ -107,6 +108,7 @@ func parseConfig(getenv func(string) string, signing bool) (Config, error) {
 
 		GPUStackURL:     strings.TrimSpace(getenv("GPUSTACK_URL")),
 		GPUStackTimeout: r.duration("GPUSTACK_TIMEOUT", 3*time.Second),
+		GPUStackAPIKey:  strings.TrimSpace(getenv("GPUSTACK_API_KEY")),
 	}
 	if signing {
 		c.JWTSecret, c.JWTPrivateKey = r.signingKey("JWT_SECRET")
@@ -164,6 +166,15 @@ func parseConfig(getenv func(string) string, signing bool) (Config, error) {
 		// (https, or http to a loopback host) decides.
 		if err := gpustack.CheckURL(c.GPUStackURL); err != nil {
 			r.fail("GPUSTACK_URL", strings.TrimPrefix(err.Error(), "gpustack: "))
+		}
+	}
+	if c.GPUStackAPIKey != "" {
+		// Only cleanup's re-check of GPUStack users reads the key; without
+		// a server to ask it would be silently ignored.
+		if c.GPUStackURL == "" {
+			r.fail("GPUSTACK_API_KEY", "is set but GPUSTACK_URL is not")
+		} else if err := gpustack.CheckAPIKey(c.GPUStackAPIKey); err != nil {
+			r.fail("GPUSTACK_API_KEY", strings.TrimPrefix(err.Error(), "gpustack: API key "))
 		}
 	}
 	if len(r.errs) > 0 {

@@ -113,6 +113,35 @@ func TestConfigLoginCeiling(t *testing.T) {
 	}
 }
 
+// TestConfigGPUStackAPIKey: GPUSTACK_API_KEY is read with GPUSTACK_URL;
+// without one, or unfit for a header, it stops the start, and the error
+// names the variable, never the key.
+func TestConfigGPUStackAPIKey(t *testing.T) {
+	const key = "gpustack_0a1b2c3d_s3cr3t"
+	c, err := ConfigFromEnv(env(map[string]string{"JWT_SECRET": secret, "GPUSTACK_URL": "https://gpustack.example.com", "GPUSTACK_API_KEY": " " + key + "\n"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.GPUStackAPIKey != key {
+		t.Errorf("GPUStackAPIKey = %q, want %q", c.GPUStackAPIKey, key)
+	}
+	for _, tc := range []struct{ name, url, key string }{
+		{"without GPUSTACK_URL", "", key},
+		{"with a space", "https://gpustack.example.com", "gpustack_0a1b s3cr3t"},
+		{"too long", "https://gpustack.example.com", strings.Repeat("s3cr3t", 200)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ConfigFromEnv(env(map[string]string{"JWT_SECRET": secret, "GPUSTACK_URL": tc.url, "GPUSTACK_API_KEY": tc.key}))
+			if err == nil || !strings.Contains(err.Error(), "GPUSTACK_API_KEY") {
+				t.Fatalf("err = %v, want one naming GPUSTACK_API_KEY", err)
+			}
+			if strings.Contains(err.Error(), "s3cr3t") {
+				t.Errorf("error echoes the key: %v", err)
+			}
+		})
+	}
+}
+
 func TestConfigRequiresSecret(t *testing.T) {
 	if _, err := ConfigFromEnv(env(nil)); err == nil || !strings.Contains(err.Error(), "JWT_SECRET is required") {
 		t.Errorf("err = %v, want JWT_SECRET is required", err)

@@ -45,11 +45,13 @@ type core struct {
 	throttle Throttle
 	locker   Locker
 	upstream Upstream // nil: no fallback login
-	tokens   *Tokens  // nil in a Setup, which signs nothing
-	hasher   *hasher
-	logger   *slog.Logger
-	clock    func() time.Time
-	rand     io.Reader
+	// directory, when set, is re-checked by cleanup (upstream_recheck.go).
+	directory UpstreamDirectory
+	tokens    *Tokens // nil in a Setup, which signs nothing
+	hasher    *hasher
+	logger    *slog.Logger
+	clock     func() time.Time
+	rand      io.Reader
 }
 
 // Option changes how the core is built; tests use WithClock to fake time.
@@ -79,6 +81,10 @@ func WithClock(now func() time.Time) Option { return func(c *core) { c.clock = n
 // WithUpstream lets users unknown here sign in with the password of an
 // upstream identity provider (GPUStack), as docs/architecture.md's fallback says.
 func WithUpstream(u Upstream) Option { return func(c *core) { c.upstream = u } }
+
+// WithUpstreamDirectory makes cleanup re-check the users provisioned from
+// d's source against d's list of users (see Maintenance.Cleanup).
+func WithUpstreamDirectory(d UpstreamDirectory) Option { return func(c *core) { c.directory = d } }
 
 // WithLogger makes the service log to l (audit-write failures, rehashes).
 func WithLogger(l *slog.Logger) Option { return func(c *core) { c.logger = l } }
