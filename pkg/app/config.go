@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
 	"net/url"
 	"strconv"
@@ -41,6 +42,7 @@ type Config struct {
 	AdminPassword string // ADMIN_PASSWORD; empty: a random one, logged once
 
 	Addr           string         // ADDR, ":8080" (local runner)
+	MetricsAddr    string         // METRICS_ADDR; empty: no metrics listener (local runner)
 	LocalDir       string         // LOCAL_DIR, ".local" (local runner: SQLite file, Redis snapshot, generated JWT secret)
 	LogLevel       slog.Level     // LOG_LEVEL, info
 	TrustedProxies []netip.Prefix // TRUSTED_PROXIES, none
@@ -92,6 +94,7 @@ func parseConfig(getenv func(string) string, signing bool) (Config, error) {
 		AdminUsername:     r.str("ADMIN_USERNAME", "admin"),
 		AdminPassword:     getenv("ADMIN_PASSWORD"),
 		Addr:              r.str("ADDR", ":8080"),
+		MetricsAddr:       r.str("METRICS_ADDR", ""),
 		LocalDir:          r.str("LOCAL_DIR", ".local"),
 		LogLevel:          r.level("LOG_LEVEL"),
 		TrustedProxies:    r.prefixes("TRUSTED_PROXIES"),
@@ -158,6 +161,11 @@ func parseConfig(getenv func(string) string, signing bool) (Config, error) {
 	// per-address limit exists to prevent.
 	if c.LoginMaxFailuresPerUsername < max(c.LoginMaxFailures, 1) {
 		r.fail("LOGIN_MAX_FAILURES_PER_USERNAME", "must be at least LOGIN_MAX_FAILURES")
+	}
+	if c.MetricsAddr != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
+			r.fail("METRICS_ADDR", fmt.Sprintf("must be host:port or :port (e.g. :9090), not %q", c.MetricsAddr))
+		}
 	}
 	r.checkURL("DATABASE_URL", c.DatabaseURL, "postgres", "postgresql")
 	r.checkURL("REDIS_URL", c.RedisURL, "redis", "rediss")

@@ -46,7 +46,7 @@ func TestConfigValues(t *testing.T) {
 		"REFRESH_REUSE_GRACE": "0", "BCRYPT_COST": "10", "TRUSTED_PROXIES": "10.0.0.0/8, 192.0.2.1 ,::1",
 		"CORS_ALLOWED_ORIGINS": "https://a.example,https://b.example", "LOG_LEVEL": "debug",
 		"DATABASE_URL": "postgres://u:p@db:5432/authfn", "REDIS_URL": "redis://cache:6379?addr=cache2:6379",
-		"GPUSTACK_URL": "http://127.0.0.1:9000", "LOGIN_MAX_FAILURES": "3",
+		"GPUSTACK_URL": "http://127.0.0.1:9000", "LOGIN_MAX_FAILURES": "3", "METRICS_ADDR": ":9090",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -57,6 +57,9 @@ func TestConfigValues(t *testing.T) {
 	wantProxies := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.0.2.1/32"), netip.MustParsePrefix("::1/128")}
 	if !cmp.Equal(c.TrustedProxies, wantProxies, cmp.Comparer(func(a, b netip.Prefix) bool { return a == b })) {
 		t.Errorf("TrustedProxies = %v, want %v", c.TrustedProxies, wantProxies)
+	}
+	if c.MetricsAddr != ":9090" {
+		t.Errorf("MetricsAddr = %q, want :9090", c.MetricsAddr)
 	}
 	if len(c.CORSOrigins) != 2 || c.LogLevel != slog.LevelDebug {
 		t.Errorf("CORS %v level %v", c.CORSOrigins, c.LogLevel)
@@ -72,6 +75,7 @@ func TestConfigReportsEveryProblem(t *testing.T) {
 		"ADMIN_USERNAME": "bad name", "ADMIN_PASSWORD": "short", "LOGIN_MAX_FAILURES": "many",
 		"REFRESH_TOKEN_TTL": "1000h", "GPUSTACK_URL": "http://gpustack.example.com", "SESSION_MAX_AGE": "-1h",
 		"LOGIN_MAX_FAILURES_PER_USERNAME": "3",
+		"METRICS_ADDR":                    "9090",
 	}
 	_, err := ConfigFromEnv(env(bad))
 	if err == nil {
@@ -224,7 +228,10 @@ func TestFunctionsDoNotLinkEmbeddedStores(t *testing.T) {
 	if err != nil {
 		t.Fatalf("go list: %v\n%s", err, out)
 	}
-	for _, banned := range []string{"modernc.org/sqlite", "github.com/alicebob/miniredis/v2", "authfn/pkg/sqlite", "authfn/local"} {
+	// Nor the Prometheus client: the functions write EMF, and only the
+	// runner serves /metrics (a Lambda cold start reads the whole binary).
+	for _, banned := range []string{"modernc.org/sqlite", "github.com/alicebob/miniredis/v2", "authfn/pkg/sqlite", "authfn/local",
+		"github.com/prometheus/client_golang", "authfn/pkg/metrics/prom"} {
 		for _, line := range strings.Split(string(out), "\n") {
 			if line == banned || strings.HasPrefix(line, banned+"/") {
 				t.Errorf("functions link %s", line)

@@ -103,6 +103,7 @@ func (s *core) cleanup(ctx context.Context, actor *int64) (CleanupResult, error)
 		}
 	}
 	r.Removed = r.ExpiredIndexEntries + r.OrphanedIndexEntries + r.ExpiredUserEntries + r.AuditEventsDeleted
+	s.countSessions(ctx)
 	r.DurationMS = time.Since(start).Milliseconds()
 	details := map[string]any{
 		"removed": r.Removed, "expired_index_entries": r.ExpiredIndexEntries, "orphaned_index_entries": r.OrphanedIndexEntries,

@@ -50,6 +50,7 @@ type core struct {
 	tokens    *Tokens // nil in a Setup, which signs nothing
 	hasher    *hasher
 	logger    *slog.Logger
+	metrics   Metrics // nil: nothing counted
 	clock     func() time.Time
 	rand      io.Reader
 }
@@ -94,15 +95,38 @@ func WithLogger(l *slog.Logger) Option { return func(c *core) { c.logger = l } }
 func (s *core) now() time.Time { return s.clock().UTC().Truncate(time.Microsecond) }
 
 // record appends an audit event, filling time and client from ctx. A
-// failed write is logged, not returned: the action it describes already
-// happened, and refusing logins because the audit table is slow would turn
-// a logging fault into an outage.
+// failed write is retried once, at once, on a fresh context of its own
+// (the first may have failed because the request's context ended, or on a
+// connection that a restart closed), and counted either way. It is never
+// returned: the action it describes already happened, and refusing logins
+// because the audit table is slow would turn a logging fault into an
+// outage.
 func (s *core) record(ctx context.Context, e Event) {
 	c := ClientFromContext(ctx)
 	e.Time = s.now()
 	e.IP, e.UserAgent, e.RequestID = c.IP, c.UserAgent, c.RequestID
-	if err := s.audit.RecordEvent(ctx, e); err != nil {
-		s.logger.ErrorContext(ctx, "audit write failed", "event", e.Type, "err", err)
+	err := s.audit.RecordEvent(ctx, e)
+	if err == nil {
+		return
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), auditRetryTimeout)
+	defer cancel()
+	if err2 := s.audit.RecordEvent(rctx, e); err2 != nil {
+		s.logger.ErrorContext(ctx, "audit write failed", "event", e.Type, "err", err, "retry_err", err2)
+		s.auditFailed(AuditLost)
+		return
+	}
+	s.logger.WarnContext(ctx, "audit write failed, then succeeded on retry", "event", e.Type, "err", err)
+	s.auditFailed(AuditRetriedOK)
+}
+
+// auditRetryTimeout bounds the one retry of a failed audit write: short,
+// since a login waits for it, and the store's own deadline may be longer.
+const auditRetryTimeout = time.Second
+
+func (s *core) auditFailed(o AuditOutcome) {
+	if s.metrics != nil {
+		s.metrics.AuditWriteFailed(o)
 	}
 }
 

@@ -30,6 +30,17 @@ type TokenPair struct {
 // CodeRateLimited while the username or client IP is locked out, and
 // CodeUnavailable when a store is down.
 func (s *Sessions) Login(ctx context.Context, username, password string) (TokenPair, error) {
+	p, err := s.login(ctx, username, password)
+	if s.metrics != nil {
+		s.metrics.LoginFinished(loginOutcome(err))
+	}
+	if up, ok := err.(upstreamFailed); ok {
+		err = up.err // the marker is for the count only
+	}
+	return p, err
+}
+
+func (s *Sessions) login(ctx context.Context, username, password string) (TokenPair, error) {
 	now := s.now()
 	a, err := s.beginAttempt(ctx, now, username)
 	if err != nil {
@@ -200,6 +211,14 @@ func parseRefreshToken(t string) (userID int64, sessionID string, ok bool) {
 // ErrTokenReused, after revoking the whole session, when a token rotated
 // earlier comes back.
 func (s *Sessions) Refresh(ctx context.Context, token string) (TokenPair, error) {
+	p, err := s.refresh(ctx, token)
+	if s.metrics != nil {
+		s.metrics.RefreshFinished(refreshOutcome(err))
+	}
+	return p, err
+}
+
+func (s *Sessions) refresh(ctx context.Context, token string) (TokenPair, error) {
 	now := s.now()
 	userID, sid, ok := parseRefreshToken(token)
 	if !ok {

@@ -29,15 +29,26 @@ type Options struct {
 	// Gateway recorded for r (the Lambda starter sets it). They are taken
 	// from the event's request context, which the client cannot forge.
 	Gateway func(r *http.Request) (sourceIP, requestID string, ok bool)
+	// Metrics, if set, is told of every request answered (pkg/metrics).
+	Metrics RequestObserver
+}
+
+// RequestObserver counts answered requests. pattern is the ServeMux
+// pattern that matched, "" for none; an implementation must use it, not
+// the raw path, or every URL a client makes up becomes a series.
+type RequestObserver interface {
+	ObserveRequest(pattern, method string, status int, d time.Duration)
 }
 
 // Stack wraps the mux in the middleware every group shares, outside in:
-// recover, request id and client, access log, security headers, CORS,
-// then problem documents for unrouted requests.
+// recover, request id and client, access log, metrics (when o.Metrics is
+// set), security headers, CORS, then problem documents for unrouted
+// requests.
 func Stack(logger *slog.Logger, mux *http.ServeMux, o Options) http.Handler {
 	var h http.Handler = routes(logger, mux)
 	h = cors(o.AllowedOrigins, h)
 	h = headers(h)
+	h = instrument(o.Metrics, h)
 	h = accessLog(logger, h)
 	h = identify(o, h)
 	return recoverer(logger, h)
@@ -247,6 +258,39 @@ func accessLog(logger *slog.Logger, next http.Handler) http.Handler {
 			"method", r.Method, "path", r.URL.Path, "status", sw.status, "bytes", sw.bytes,
 			"duration_ms", float64(time.Since(start).Microseconds())/1000,
 			"ip", auth.ClientFromContext(r.Context()).IP)
+	})
+}
+
+// instrument tells obs of each request. It sits inside identify, which
+// replaces the request, so that after the call it sees the request
+// ServeMux matched and set Pattern on; and inside accessLog, whose
+// statusWriter it reads instead of wrapping the writer again. A panic is
+// counted as the 500 the recoverer answers, unless a status was written.
+func instrument(obs RequestObserver, next http.Handler) http.Handler {
+	if obs == nil {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw, ok := w.(*statusWriter)
+		if !ok {
+			sw = &statusWriter{ResponseWriter: w}
+			w = sw
+		}
+		done := false
+		defer func() {
+			status := sw.status
+			switch {
+			case status != 0:
+			case done:
+				status = http.StatusOK
+			default:
+				status = http.StatusInternalServerError
+			}
+			obs.ObserveRequest(r.Pattern, r.Method, status, time.Since(start))
+		}()
+		next.ServeHTTP(w, r)
+		done = true
 	})
 }
 
