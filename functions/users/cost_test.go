@@ -1,13 +1,10 @@
 package users_test
 
 import (
-	"context"
 	"fmt"
 	"net/url"
 	"testing"
 
-	"authfn/pkg/app"
-	"authfn/pkg/postgres"
 	"authfn/pkg/testenv"
 	"authfn/pkg/web"
 )
@@ -19,16 +16,8 @@ import (
 // reads a bounded number of rows).
 func TestAuditAndStatsCost(t *testing.T) {
 	t.Parallel()
-	env := testenv.New(t)
-	trips := &testenv.RoundTrips{}
-	pg, err := postgres.Open(context.Background(), testenv.PostgresURL(t), postgres.Options{Tracer: trips})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pg.Close)
-	env.Redis.AddHook(trips)
-	env = env.With(t, app.Backends{SQL: pg, Redis: env.Redis})
-	env.SQL = pg
+	env, trips := testenv.Counted(t)
+	pg := env.SQL
 	f := &fixture{Served: env.Serve(t, web.Options{}, "LoginFunction", "UsersFunction")}
 	f.admin = f.CreateUser(t, "root", adminPassword, true)
 	f.relogin(t)

@@ -3,6 +3,7 @@ package storetest
 import (
 	"fmt"
 	"slices"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -29,7 +30,7 @@ func recordAll(t *testing.T, s SQLStores, events []auth.Event) []auth.Event {
 	if len(got) != len(events) {
 		t.Fatalf("Events returned %d events, want %d", len(got), len(events))
 	}
-	slices.SortFunc(got, func(a, b auth.Event) int { return compareIDs(a.ID, b.ID) })
+	sort.Slice(got, func(i, j int) bool { return got[i].ID < got[j].ID })
 	return got
 }
 
@@ -81,22 +82,10 @@ func testRecordEvent(t *testing.T, s SQLStores) {
 
 // newestFirst sorts events as Events returns them: by time, then ID.
 func newestFirst(es []auth.Event) {
-	slices.SortFunc(es, func(a, b auth.Event) int {
-		if c := b.Time.Compare(a.Time); c != 0 {
-			return c
-		}
-		return compareIDs(b.ID, a.ID)
+	sort.Slice(es, func(i, j int) bool {
+		a, b := es[i], es[j]
+		return a.Time.After(b.Time) || a.Time.Equal(b.Time) && a.ID > b.ID
 	})
-}
-
-func compareIDs(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 func testEventsOrder(t *testing.T, s SQLStores) {
