@@ -106,16 +106,16 @@ func whereClause(conds []string) string {
 	return " WHERE " + strings.Join(conds, " AND ")
 }
 
-// CountEventsByHour reads the hourly counts the triggers of
-// audit_event_hours keep: at most one row per type and hour, by primary
-// key. Returns CodeUnavailable.
+// CountEventsByHour sums the hourly counts the triggers of
+// audit_event_hours keep: at most 8 rows (its shards) per type and hour,
+// by primary key. Returns CodeUnavailable.
 func (s *Store) CountEventsByHour(ctx context.Context, types []string, from, to time.Time) ([]auth.HourCount, error) {
 	qctx, cancel := s.bound(ctx)
 	defer cancel()
 	rows, err := s.pool.Query(qctx, `
-		SELECT type, hour, count FROM audit_event_hours
+		SELECT type, hour, sum(count)::bigint FROM audit_event_hours
 		WHERE type = ANY($1) AND hour >= $2 AND hour < $3
-		ORDER BY hour, type`, types, from, to)
+		GROUP BY type, hour ORDER BY hour, type`, types, from, to)
 	if err != nil {
 		return nil, translate(ctx, err, "count events by hour")
 	}

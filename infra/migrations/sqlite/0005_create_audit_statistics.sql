@@ -12,7 +12,9 @@ CREATE INDEX audit_events_actor_type_idx ON audit_events (actor_id, type, occurr
 CREATE INDEX audit_events_target_type_idx ON audit_events (target_id, type, occurred_at, id) WHERE target_id IS NOT NULL;
 
 -- Events per type and UTC hour (unix microseconds of the hour's start),
--- kept by triggers in the transaction of every insert and delete.
+-- kept by triggers in the transaction of every insert and delete. SQLite
+-- has one writer at a time, so unlike PostgreSQL's these rows are not
+-- split to spread the writers' locks.
 CREATE TABLE audit_event_hours (
     type  TEXT    NOT NULL,
     hour  INTEGER NOT NULL,
