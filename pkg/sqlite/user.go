@@ -225,6 +225,19 @@ func (s *Store) CountActiveAdmins(ctx context.Context) (int, error) {
 	return n, nil
 }
 
+// CountUsers reads the one row of user_counts, which triggers on users
+// keep in the transaction of every insert, delete and change of the
+// counted flags. Returns CodeUnavailable.
+func (s *Store) CountUsers(ctx context.Context) (auth.UserCounts, error) {
+	var c auth.UserCounts
+	err := s.db.QueryRowContext(ctx, `SELECT total, active, admins, mfa_enabled FROM user_counts`).
+		Scan(&c.Total, &c.Active, &c.Admins, &c.MFAEnabled)
+	if err != nil {
+		return auth.UserCounts{}, translate(ctx, err, "count users")
+	}
+	return c, nil
+}
+
 // RecordLogin sets last_login_at and, when rehash is not empty, the
 // password hash, if the user is active and still has the verified hash;
 // updated_at is left alone, as a login is not an edit.

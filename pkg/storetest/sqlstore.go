@@ -49,6 +49,8 @@ func SQLStore(t *testing.T, open func(t *testing.T) SQLStores) {
 		{"IDsNotReused", one(testIDsNotReused)},
 		{"RecordLogin", one(testRecordLogin)},
 		{"CountActiveAdmins", one(testCountActiveAdmins)},
+		{"CountUsers", one(testCountUsers)},
+		{"CountUsersConcurrent", one(testCountUsersConcurrent)},
 		{"Ping", one(testPing)},
 		{"PreferencesEmpty", one(testPreferencesEmpty)},
 		{"UpdatePreferences", one(testUpdatePreferences)},
@@ -59,7 +61,9 @@ func SQLStore(t *testing.T, open func(t *testing.T) SQLStores) {
 		{"UpdatePreferencesLongNumbers", one(testUpdatePreferencesLongNumbers)},
 		{"UpdatePreferencesSizeAsRead", one(testUpdatePreferencesSizeAsRead)},
 		{"RecordEvent", one(testRecordEvent)},
+		{"EventsOrder", one(testEventsOrder)},
 		{"EventsFilter", one(testEventsFilter)},
+		{"CountEventsByHour", one(testCountEventsByHour)},
 		{"EventsOutliveUsers", one(testEventsOutliveUsers)},
 		{"DeleteEventsBefore", one(testDeleteEventsBefore)},
 	}
