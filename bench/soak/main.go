@@ -131,6 +131,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fmt.Fprintf(stdout, "mix: %s; POST /cleanup at each slice's end\n", mixLine())
 
 	// Setup, then the baseline.
+	t0 := time.Now()
 	if err := g.loginAdmin(ctx, o.adminUser, o.adminPassword); err != nil {
 		return err
 	}
@@ -144,8 +145,8 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "baseline: %d Redis keys of the run, %d bytes (the admin's session, each user logged in once and revoked, cleanup run)\n",
-		baseline.Keys, baseline.Bytes)
+	fmt.Fprintf(stdout, "baseline: %d Redis keys of the run, %d bytes (the admin's session, each user logged in once and revoked, cleanup run; setup took %s)\n",
+		baseline.Keys, baseline.Bytes, time.Since(t0).Round(100*time.Millisecond))
 
 	// Warm-up and the peak.
 	if err := g.warmUp(ctx, o.warm); err != nil {
@@ -207,6 +208,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 
 	// The end: every session ended, cleanup, Redis against the baseline.
+	t0 = time.Now()
 	lost, err := g.end(ctx, o.leak)
 	if err != nil {
 		return err
@@ -219,8 +221,8 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if o.leak > 0 {
 		ended = fmt.Sprintf("every session but %d left alive on purpose (-leak-sessions)", o.leak)
 	}
-	fmt.Fprintf(stdout, "end: %s logged out or revoked (%d of them revoked: the load had lost track of them), cleanup complete; %d Redis keys of the run, %d bytes\n",
-		ended, lost, final.Keys, final.Bytes)
+	fmt.Fprintf(stdout, "end: %s logged out or revoked (%d of them revoked: the load had lost track of them), cleanup complete in %s; %d Redis keys of the run, %d bytes\n",
+		ended, lost, time.Since(t0).Round(100*time.Millisecond), final.Keys, final.Bytes)
 
 	ops := g.operations()
 	fmt.Fprintf(stdout, "by operation, whole run: %s\n", strings.Join(func() []string {
