@@ -15,10 +15,7 @@ import (
 
 // The mix, in percent of the operations drawn. A login of a user at the
 // cap of sessions (-sessions-per-user) logs one of its sessions out
-// first. An operation that has nothing to work on becomes another: a
-// read, refresh or logout with no free session logs one in, a login with
-// every user busy logs a session out, and with neither possible an admin
-// page is read.
+// first. An operation with nothing to work on is skipped (see next).
 var mix = []struct {
 	kind   kind
 	weight int
@@ -144,33 +141,33 @@ type gen struct {
 	byOp  map[string][]time.Duration // every answer's latency, by operation
 }
 
-// next draws an operation and reserves what it uses.
-func (g *gen) next(now time.Time) op {
+// next draws an operation and reserves what it uses. It reports false
+// when the operation drawn has nothing to work on (every session in use,
+// every user logging in): the request is skipped rather than replaced by
+// another, so that an overloaded server does not see the mix shift.
+func (g *gen) next(now time.Time) (op, bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	k := g.draw()
-	if k == kindRead || k == kindRefresh || k == kindLogout {
-		if s := g.takeFree(); s != nil {
-			if k == kindRead && s.stale(now) {
-				k = kindRefresh
-			}
-			o := op{kind: k, s: s}
-			if k == kindRead {
-				o.path = readPaths[g.rnd.IntN(len(readPaths))]
-			}
-			return o
+	switch k := g.draw(); k {
+	case kindRead, kindRefresh, kindLogout:
+		s := g.takeFree()
+		if s == nil {
+			return op{}, false
 		}
-		k = kindLogin
+		if k == kindRead && s.stale(now) {
+			k = kindRefresh
+		}
+		o := op{kind: k, s: s}
+		if k == kindRead {
+			o.path = readPaths[g.rnd.IntN(len(readPaths))]
+		}
+		return o, true
+	case kindLogin:
+		u, old := g.takeUser()
+		return op{kind: kindLogin, u: u, s: old}, u != nil
+	default:
+		return op{kind: kindAdmin, path: adminPaths[g.rnd.IntN(len(adminPaths))]}, true
 	}
-	if k == kindLogin {
-		if u, old := g.takeUser(); u != nil {
-			return op{kind: kindLogin, u: u, s: old}
-		}
-		if s := g.takeFree(); s != nil {
-			return op{kind: kindLogout, s: s}
-		}
-	}
-	return op{kind: kindAdmin, path: adminPaths[g.rnd.IntN(len(adminPaths))]}
 }
 
 func (g *gen) draw() kind {
@@ -384,7 +381,12 @@ func (g *gen) burst(ctx context.Context, workers int, d time.Duration) float64 {
 		wg.Go(func() {
 			for ctx.Err() == nil && time.Now().Before(end) {
 				now := time.Now()
-				if g.run(ctx, g.next(now), now) {
+				o, ok := g.next(now)
+				if !ok {
+					time.Sleep(time.Millisecond)
+					continue
+				}
+				if g.run(ctx, o, now) {
 					answered.Add(1)
 				}
 			}
@@ -399,8 +401,9 @@ func (g *gen) burst(ctx context.Context, workers int, d time.Duration) float64 {
 // a slow server shows as latency, not as fewer requests), at most
 // maxInFlight at once. It calls every at each slice boundary from its own
 // goroutine and returns, once the last answer is in, how many requests
-// were not sent because maxInFlight were already waiting.
-func (g *gen) openLoop(ctx context.Context, rate float64, d, slice time.Duration, maxInFlight int, every func(i int, last bool)) int {
+// were not sent: because maxInFlight were open, or because what they would
+// use was all in use (see next).
+func (g *gen) openLoop(ctx context.Context, rate float64, d, slice time.Duration, maxInFlight int, every func(i int, last bool)) (busy, idle int) {
 	start := time.Now()
 	end := start.Add(d)
 	n := int((d + slice - 1) / slice)
@@ -421,7 +424,6 @@ func (g *gen) openLoop(ctx context.Context, rate float64, d, slice time.Duration
 
 	sem := make(chan struct{}, maxInFlight)
 	var wg sync.WaitGroup
-	skipped := 0
 	timer := time.NewTimer(0)
 	<-timer.C
 loop:
@@ -442,10 +444,15 @@ loop:
 		select {
 		case sem <- struct{}{}:
 		default:
-			skipped++
+			busy++
 			continue
 		}
-		o := g.next(due)
+		o, ok := g.next(due)
+		if !ok {
+			<-sem
+			idle++
+			continue
+		}
 		wg.Go(func() {
 			defer func() { <-sem }()
 			g.run(ctx, o, due)
@@ -453,5 +460,5 @@ loop:
 	}
 	wg.Wait()
 	ticks.Wait()
-	return skipped
+	return busy, idle
 }

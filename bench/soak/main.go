@@ -170,7 +170,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		probs []string
 	)
 	started := time.Now()
-	skipped := g.openLoop(ctx, rate, o.duration, o.slice, o.maxInFlight, func(i int, last bool) {
+	busy, idle := g.openLoop(ctx, rate, o.duration, o.slice, o.maxInFlight, func(i int, last bool) {
 		row := Slice{Name: fmt.Sprint(i), Tally: g.take()}
 		var (
 			errs []string
@@ -203,8 +203,9 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if len(probs) > 0 {
 		return fmt.Errorf("could not measure: %s", strings.Join(probs, "; "))
 	}
-	if skipped > 0 {
-		fmt.Fprintf(stdout, "skipped: %d requests were due while %d were open\n", skipped, o.maxInFlight)
+	if busy+idle > 0 {
+		fmt.Fprintf(stdout, "skipped: %d requests were due while %d were open, %d found every session or user they could use in use\n",
+			busy, o.maxInFlight, idle)
 	}
 
 	// The end: every session ended, cleanup, Redis against the baseline.
