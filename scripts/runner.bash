@@ -34,7 +34,11 @@ runner_start() {
   shift
   runner_db="authfn_${tag}_$$"
   runner_prefix="$tag-$$:"
-  local addr=127.0.0.1:$((20000 + $$ % 10000))
+  # A port nobody listens on: another runner answering /health/live on
+  # ours would be measured instead.
+  local port=$((20000 + $$ % 10000))
+  while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do port=$((port + 1)); done
+  local addr=127.0.0.1:$port
   runner_base="http://$addr/api/auth/v2"
   runner_dir=$(mktemp -d)
   trap runner_stop EXIT
