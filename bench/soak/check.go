@@ -50,7 +50,9 @@ type Slice struct {
 	Tally      Tally
 	RSS        int64 // the runner's VmRSS at the slice's end, bytes
 	Redis      RedisState
-	UsedMemory int64 // the Redis server's used_memory (all tenants), bytes
+	UsedMemory int64   // the Redis server's used_memory (all tenants), bytes
+	Skipped    int64   // requests due in the slice that were not sent
+	LoadAvg    float64 // the machine's 1-minute load average at the slice's end
 }
 
 // Result is a whole run.

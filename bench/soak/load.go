@@ -136,6 +136,8 @@ type gen struct {
 	users []*user
 	free  []*session // sessions no request is using
 
+	skipped atomic.Int64 // requests of the current slice not sent
+
 	tmu   sync.Mutex
 	tally Tally
 	byOp  map[string][]time.Duration // every answer's latency, by operation
@@ -445,12 +447,14 @@ loop:
 		case sem <- struct{}{}:
 		default:
 			busy++
+			g.skipped.Add(1)
 			continue
 		}
 		o, ok := g.next(due)
 		if !ok {
 			<-sem
 			idle++
+			g.skipped.Add(1)
 			continue
 		}
 		wg.Go(func() {

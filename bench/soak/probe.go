@@ -38,6 +38,21 @@ func rss(pid int) (int64, error) {
 	return 0, fmt.Errorf("no VmRSS in /proc/%d/status", pid)
 }
 
+// loadAvg reads the machine's 1-minute load average: on a machine shared
+// with other work, what explains a slice that the runner could not keep up
+// with.
+func loadAvg() (float64, error) {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0, err
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 0, errors.New("empty /proc/loadavg")
+	}
+	return strconv.ParseFloat(f[0], 64)
+}
+
 // redisProbe measures the run's share of a Redis server it shares with
 // others (tests of other packages, other runs): only the keys under the
 // run's prefix count.
