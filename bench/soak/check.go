@@ -69,7 +69,7 @@ type Limits struct {
 	// end of the first slice (0.20: 20 %).
 	RSSGrowth float64
 	// RedisSlack is how many bytes the final state may exceed the
-	// baseline by: the same keys re-encode a timestamp or two.
+	// baseline by: the same keys, with other timestamps in them.
 	RedisSlack int64
 }
 

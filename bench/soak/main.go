@@ -5,11 +5,12 @@
 // rules are in docs/architecture.md ("Soak").
 //
 // Phases: setup (the test users, one login of each from its own address,
-// ended again, and a cleanup: then the Redis baseline), a warm-up login
-// or two per user, a closed-loop burst that measures the peak, the
-// open-loop load at a share of that peak in slices (a table row each,
-// POST /cleanup at each boundary), and the end (every session logged out
-// or revoked, cleanup until complete, Redis compared with the baseline).
+// ended again, a cleanup, the admin logged out: then the Redis baseline),
+// a warm-up login or two per user, a closed-loop burst that measures the
+// peak, the open-loop load at a share of that peak in slices (a table row
+// each, POST /cleanup at each boundary), and the end (every session
+// logged out or revoked, cleanup until complete, the admin logged out,
+// Redis compared with the baseline).
 package main
 
 import (
@@ -72,7 +73,7 @@ func parse(args []string) (options, error) {
 	fs.IntVar(&o.warm, "warm", 2, "logins per user before the burst, so reads have sessions to use")
 	fs.IntVar(&o.maxInFlight, "max-in-flight", 512, "open requests at most; a request due beyond that is skipped and reported")
 	fs.Float64Var(&o.limits.RSSGrowth, "rss-growth", 0.20, "the share the runner's RSS may grow over its value at the end of the first slice")
-	fs.Int64Var(&o.limits.RedisSlack, "redis-slack", 4096, "bytes the run's Redis keys may exceed the baseline by at the end")
+	fs.Int64Var(&o.limits.RedisSlack, "redis-slack", 1024, "bytes the run's Redis keys may exceed the baseline by at the end")
 	fs.IntVar(&o.leak, "leak-sessions", 0, "leave this many sessions alive at the end: a deliberate leak, to see the Redis check fail")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -142,12 +143,18 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := g.prime(ctx); err != nil {
 		return err
 	}
+	if err := g.logoutAdmin(ctx); err != nil {
+		return err
+	}
 	baseline, err := probe.state(ctx, true)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "baseline: %d Redis keys of the run, %d bytes (the admin's session, each user logged in once and revoked, cleanup run; setup took %s)\n",
+	fmt.Fprintf(stdout, "baseline: %d Redis keys of the run, %d bytes (no session: every user and the admin logged in once and out again, cleanup run; setup took %s)\n",
 		baseline.Keys, baseline.Bytes, time.Since(t0).Round(100*time.Millisecond))
+	if err := g.loginAdmin(ctx, o.adminUser, o.adminPassword); err != nil {
+		return err
+	}
 
 	// Warm-up and the peak.
 	if err := g.warmUp(ctx, o.warm); err != nil {
@@ -226,7 +233,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if o.leak > 0 {
 		ended = fmt.Sprintf("every session but %d left alive on purpose (-leak-sessions)", o.leak)
 	}
-	fmt.Fprintf(stdout, "end: %s logged out or revoked (%d of them revoked: the load had lost track of them), cleanup complete in %s; %d Redis keys of the run, %d bytes\n",
+	fmt.Fprintf(stdout, "end: %s logged out or revoked (%d of them revoked: the load had lost track of them), cleanup complete, the admin logged out, in %s; %d Redis keys of the run, %d bytes\n",
 		ended, lost, time.Since(t0).Round(100*time.Millisecond), final.Keys, final.Bytes)
 
 	ops := g.operations()
@@ -308,9 +315,10 @@ func (g *gen) createUsers(ctx context.Context, n int, spread bool) error {
 }
 
 // prime logs every user in once and revokes it again, then runs cleanup
-// until it is complete: the state the end returns to has every key that
-// stays once sessions are gone (the throttle's per-address counts, which
-// a success leaves at zero until LOGIN_FAILURE_WINDOW passes).
+// until it is complete. With the admin logged out after it, Redis holds
+// what stays once no session is left: the throttle's per-address counts,
+// which a successful login leaves at zero until LOGIN_FAILURE_WINDOW
+// passes. That is the baseline the end must return to.
 func (g *gen) prime(ctx context.Context) error {
 	err := forEach(ctx, g.users, func(u *user) error {
 		var p tokenPair
@@ -354,8 +362,9 @@ func (g *gen) warmUp(ctx context.Context, n int) error {
 
 // end stops the load's sessions: it logs out every session it holds, but
 // leak of them, then revokes what each user still has through the admin
-// API (the users of the leaked sessions spared), and runs cleanup until
-// complete. It returns how many sessions the revocation found.
+// API (the users of the leaked sessions spared), runs cleanup until
+// complete and logs the admin out. It returns how many sessions the
+// revocation found.
 func (g *gen) end(ctx context.Context, leak int) (int, error) {
 	g.mu.Lock()
 	spared := map[*user]bool{}
@@ -389,7 +398,10 @@ func (g *gen) end(ctx context.Context, leak int) (int, error) {
 	}); err != nil {
 		return lost, err
 	}
-	return lost, g.cleanupComplete(ctx)
+	if err := g.cleanupComplete(ctx); err != nil {
+		return lost, err
+	}
+	return lost, g.logoutAdmin(ctx)
 }
 
 // revoke ends every session of u through DELETE /sessions/{user_id}.
@@ -408,13 +420,20 @@ func (g *gen) revoke(ctx context.Context, u *user) (int, error) {
 // admin's session first when its access token is past half its life.
 func (g *gen) cleanup(ctx context.Context) {
 	if old := g.admin.Load(); old.stale(time.Now()) {
-		// A new login, not a refresh, so that the admin's keys keep the
-		// baseline's shape (a refresh adds a history of rotated tokens).
 		if err := g.loginAdminAgain(ctx, old); err != nil {
 			g.count(op{kind: kindLogin}, 0, err, false, 0)
 		}
 	}
 	g.run(ctx, op{kind: kindCleanup}, time.Now())
+}
+
+// logoutAdmin ends the admin's session.
+func (g *gen) logoutAdmin(ctx context.Context) error {
+	st, err := g.api.call(ctx, g.adminClient, http.MethodPost, "/logout", g.admin.Load().access, nil, nil)
+	if err != nil || st != http.StatusOK {
+		return fmt.Errorf("admin logout: status %d: %v", st, err)
+	}
+	return nil
 }
 
 // loginAdminAgain replaces the admin's session with a new login and logs
