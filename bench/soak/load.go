@@ -222,10 +222,12 @@ func (g *gen) takeUser() (*user, *session) {
 	return nil, nil
 }
 
-// done gives back what o held. ok says the answer was the expected one;
-// a session whose request went wrong is dropped from the pool, since its
-// state is unknown (the end revokes every user's sessions anyway).
-func (g *gen) done(o op, ok bool, made *session) {
+// done gives back what o held. ok says the answer was the expected one.
+// A read changes nothing, so its session goes back unless the answer was
+// 401 (then it is gone); after a failed refresh, login or logout the
+// session's state is unknown and it is dropped from the pool (the end
+// revokes every user's sessions anyway).
+func (g *gen) done(o op, ok bool, status int, made *session) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	switch o.kind {
@@ -237,7 +239,7 @@ func (g *gen) done(o op, ok bool, made *session) {
 			o.u.live--
 		}
 	case kindRead, kindRefresh:
-		if ok {
+		if ok || (o.kind == kindRead && status != http.StatusUnauthorized) {
 			g.free = append(g.free, o.s)
 		} else {
 			o.s.user.live--
@@ -300,7 +302,7 @@ func (g *gen) run(ctx context.Context, o op, due time.Time) bool {
 		out := op{kind: kindLogout, s: o.s}
 		status, _, err := g.exec(ctx, out)
 		if errors.Is(err, context.Canceled) && ctx.Err() != nil {
-			g.done(o, false, nil)
+			g.done(o, false, 0, nil)
 			return false
 		}
 		g.count(out, status, err, err == nil && expected(out, status), time.Since(due))
@@ -309,12 +311,12 @@ func (g *gen) run(ctx context.Context, o op, due time.Time) bool {
 	status, made, err := g.exec(ctx, o)
 	took := time.Since(due)
 	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
-		g.done(o, false, nil)
+		g.done(o, false, 0, nil)
 		return false // interrupted: not an answer
 	}
 	ok := err == nil && expected(o, status)
 	g.count(o, status, err, ok, took)
-	g.done(o, ok, made)
+	g.done(o, ok, status, made)
 	return ok
 }
 
