@@ -268,7 +268,7 @@ func overloadHint(rows []Slice) string {
 	if skipped == 0 && load <= float64(2*cores) {
 		return ""
 	}
-	return fmt.Sprintf("\n(the machine was short of CPU for this load: %d requests skipped, load average up to %.1f on %d cores; "+
+	return fmt.Sprintf("\n(the machine was short of CPU or disk for this load: %d requests skipped, load average up to %.1f on %d cores; "+
 		"other work on the machine moves the peak, so run again when it is quiet)", skipped, load, cores)
 }
 
