@@ -77,12 +77,18 @@ func Open(ctx context.Context, databaseURL string, o Options) (*Store, error) {
 		cfg.MaxConns = DefaultMaxConns
 	}
 	if !strings.Contains(databaseURL, "default_query_exec_mode") {
-		// The simple protocol keeps no per-connection state (no prepared
-		// statements), so it works through PgBouncer in transaction mode
-		// and RDS Proxy without pinning a backend connection to a client:
-		// what many Lambda instances sharing one database need. A query is
-		// still one round trip. The URL may ask for another mode.
-		cfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol
+		// Only unnamed statements: each query goes out as one
+		// Parse/Bind/Execute/Sync batch, one round trip that leaves no
+		// prepared statement on the connection, so it works through
+		// PgBouncer in transaction mode and RDS Proxy without pinning a
+		// backend connection to a client: what many Lambda instances
+		// sharing one database need. Unlike the simple protocol, pgx
+		// remembers each statement's column types (one extra round trip
+		// the first time a connection runs it) and reads results in the
+		// binary format, which costs a request a fraction of the CPU of
+		// formatting arguments into SQL text and parsing text results
+		// (`make bench`). The URL may ask for another mode.
+		cfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeCacheDescribe
 	}
 	if o.Tracer != nil {
 		cfg.ConnConfig.Tracer = o.Tracer
