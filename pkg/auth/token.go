@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"time"
@@ -292,6 +293,15 @@ func (n *numericDate) UnmarshalJSON(b []byte) error {
 	if len(b) == 0 || (b[0] != '-' && (b[0] < '0' || b[0] > '9')) {
 		return errors.New("a time claim is not a JSON number")
 	}
-	n.d = new(jwt.NumericDate)
-	return n.d.UnmarshalJSON(b)
+	// b is a JSON number (the decoder checked the value; a digit or '-'
+	// starts no other), which ParseFloat reads as json.Number.Float64
+	// would. Seconds and fraction become a time as jwt.NumericDate's own
+	// UnmarshalJSON makes them, without decoding b a second time.
+	f, err := strconv.ParseFloat(string(b), 64)
+	if err != nil {
+		return fmt.Errorf("could not convert json number value to float: %w", err)
+	}
+	s, frac := math.Modf(f)
+	n.d = jwt.NewNumericDate(time.Unix(int64(s), int64(frac*1e9)))
+	return nil
 }
