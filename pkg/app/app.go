@@ -96,6 +96,20 @@ func Build(cfg Config, logger *slog.Logger, b Backends, opts ...auth.Option) (*A
 // many instances share the database's connection limit.
 const LambdaMaxConns = 2
 
+// Pooling is how a binary shares its PostgreSQL connections.
+// Lambdas reach the database through RDS Proxy or PgBouncer when many
+// instances run, so they use Pooling{MaxConns: LambdaMaxConns}: a small
+// pool and unnamed statements only. The local runner, one long-lived
+// process with a pool of its own, prepares its statements.
+type Pooling struct {
+	// MaxConns bounds the pool (0: postgres.DefaultMaxConns).
+	MaxConns int32
+	// StatementCache: the binary keeps its connections to itself, so
+	// statements may be prepared once per connection
+	// (postgres.Options.StatementCache).
+	StatementCache bool
+}
+
 // Open reads the configuration through getenv and builds the App on the
 // real stores: PostgreSQL at DATABASE_URL and Redis at REDIS_URL, both
 // required. It is what every Lambda main calls. Clients connect lazily,
@@ -117,7 +131,7 @@ func Open(ctx context.Context, getenv func(string) string) (*App, error) {
 	}
 	logger := NewLogger(os.Stdout, cfg.LogLevel)
 	LogRedisTo(logger)
-	pg, err := OpenPostgres(ctx, cfg, LambdaMaxConns)
+	pg, err := OpenPostgres(ctx, cfg, Pooling{MaxConns: LambdaMaxConns})
 	if err != nil {
 		return nil, err
 	}
@@ -130,10 +144,10 @@ func Open(ctx context.Context, getenv func(string) string) (*App, error) {
 }
 
 // OpenPostgres opens the PostgreSQL store at cfg.DatabaseURL with cfg's
-// store timeout; maxConns bounds the pool (0: postgres.DefaultMaxConns). Every
-// binary opens PostgreSQL through here, so their options cannot drift.
-func OpenPostgres(ctx context.Context, cfg Config, maxConns int32) (*postgres.Store, error) {
-	return postgres.Open(ctx, cfg.DatabaseURL, postgres.Options{QueryTimeout: cfg.StoreTimeout, MaxConns: maxConns})
+// store timeout, pooled as p says. Every binary opens PostgreSQL through
+// here, so their options cannot drift.
+func OpenPostgres(ctx context.Context, cfg Config, p Pooling) (*postgres.Store, error) {
+	return postgres.Open(ctx, cfg.DatabaseURL, postgres.Options{QueryTimeout: cfg.StoreTimeout, MaxConns: p.MaxConns, StatementCache: p.StatementCache})
 }
 
 // NewLogger returns the JSON logger every binary uses: stdout is what

@@ -128,24 +128,26 @@ func TestOpenMalformedURLHidesPassword(t *testing.T) {
 
 // Transaction pooling (PgBouncer, RDS Proxy) hands each transaction
 // whichever server connection is free, so a named prepared statement left
-// on one connection is missing on the next: the store must leave none.
-// The same check on a URL that asks for pgx's statement cache shows that
-// it would see them.
+// on one connection is missing on the next: unless asked to cache
+// statements, the store must leave none.
 func TestNoPreparedStatementOutlivesAQuery(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name  string
 		query string // appended to the database URL
+		cache bool   // Options.StatementCache
 		want  bool   // whether named statements are left on the connection
 	}{
-		{"default", "", false},
-		{"statement cache asked for", "&default_query_exec_mode=cache_statement", true},
+		{"default", "", false, false},
+		{"statement cache asked for by the URL", "&default_query_exec_mode=cache_statement", false, true},
+		{"statement cache asked for by the caller", "", true, true},
+		{"the URL wins over the caller", "&default_query_exec_mode=cache_describe", true, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			// One connection, so the check below sees the session every call ran on.
-			s, err := postgres.Open(t.Context(), testenv.PostgresURL(t)+tc.query, postgres.Options{MaxConns: 1})
+			s, err := postgres.Open(t.Context(), testenv.PostgresURL(t)+tc.query, postgres.Options{MaxConns: 1, StatementCache: tc.cache})
 			if err != nil {
 				t.Fatalf("Open error = %v", err)
 			}
@@ -182,10 +184,7 @@ func TestNoPreparedStatementOutlivesAQuery(t *testing.T) {
 					}
 				}
 			}
-			var n int
-			if err := s.Pool().QueryRow(ctx, `SELECT count(*) FROM pg_prepared_statements`).Scan(&n); err != nil {
-				t.Fatal(err)
-			}
+			n := testenv.NamedStatements(t, s)
 			if got := n > 0; got != tc.want {
 				t.Errorf("%d named prepared statements on the connection; want any: %v", n, tc.want)
 			}
