@@ -61,7 +61,11 @@ func open(ctx context.Context, getenv func(string) string, stdout io.Writer) (*a
 		b.SQL = s
 		logger.InfoContext(ctx, "users on embedded SQLite", "path", path)
 	} else {
-		pg, err := app.OpenPostgresMetered(ctx, cfg, 0, b.Metrics)
+		// The runner keeps its connections to itself: it prepares its
+		// statements, which saves the database a parse and a plan per
+		// query. Behind a transaction pooler, the URL asks for
+		// default_query_exec_mode=cache_describe (README).
+		pg, err := app.OpenPostgres(ctx, cfg, app.Pooling{StatementCache: true}, b.Metrics)
 		if err != nil {
 			return fail(err)
 		}

@@ -1,4 +1,4 @@
-# Sourced by scripts/load and scripts/soak: the runner (./local) built from
+# Sourced by scripts/soak (scripts/load starts its own, beside a floor server): the runner (./local) built from
 # this tree and started on a PostgreSQL database and a Redis key prefix of
 # its own, both removed again when the calling script exits.
 #

@@ -110,6 +110,20 @@ func Build(cfg Config, logger *slog.Logger, b Backends, opts ...auth.Option) (*A
 // many instances share the database's connection limit.
 const LambdaMaxConns = 2
 
+// Pooling is how a binary shares its PostgreSQL connections.
+// Lambdas reach the database through RDS Proxy or PgBouncer when many
+// instances run, so they use Pooling{MaxConns: LambdaMaxConns}: a small
+// pool and unnamed statements only. The local runner, one long-lived
+// process with a pool of its own, prepares its statements.
+type Pooling struct {
+	// MaxConns bounds the pool (0: postgres.DefaultMaxConns).
+	MaxConns int32
+	// StatementCache: the binary keeps its connections to itself, so
+	// statements may be prepared once per connection
+	// (postgres.Options.StatementCache).
+	StatementCache bool
+}
+
 // Open reads the configuration through getenv and builds the App on the
 // real stores: PostgreSQL at DATABASE_URL and Redis at REDIS_URL, both
 // required. It is what every Lambda main calls. Clients connect lazily,
@@ -134,7 +148,7 @@ func Open(ctx context.Context, getenv func(string) string) (*App, error) {
 	// Metrics go to stdout as EMF lines, next to the log: CloudWatch Logs
 	// extracts them, so a function makes no network call for them.
 	m := metrics.New(metrics.NewEMF(os.Stdout, nil))
-	pg, err := OpenPostgresMetered(ctx, cfg, LambdaMaxConns, m)
+	pg, err := OpenPostgres(ctx, cfg, Pooling{MaxConns: LambdaMaxConns}, m)
 	if err != nil {
 		return nil, err
 	}
@@ -148,16 +162,11 @@ func Open(ctx context.Context, getenv func(string) string) (*App, error) {
 }
 
 // OpenPostgres opens the PostgreSQL store at cfg.DatabaseURL with cfg's
-// store timeout; maxConns bounds the pool (0: postgres.DefaultMaxConns). Every
-// binary opens PostgreSQL through here, so their options cannot drift.
-func OpenPostgres(ctx context.Context, cfg Config, maxConns int32) (*postgres.Store, error) {
-	return OpenPostgresMetered(ctx, cfg, maxConns, nil)
-}
-
-// OpenPostgresMetered is OpenPostgres with every query timed into m (nil:
-// none) as store "postgres".
-func OpenPostgresMetered(ctx context.Context, cfg Config, maxConns int32, m *metrics.Metrics) (*postgres.Store, error) {
-	o := postgres.Options{QueryTimeout: cfg.StoreTimeout, MaxConns: maxConns}
+// store timeout, pooled as p says, with every query timed into m (nil:
+// none) as store "postgres". Every binary opens PostgreSQL through here,
+// so their options cannot drift.
+func OpenPostgres(ctx context.Context, cfg Config, p Pooling, m *metrics.Metrics) (*postgres.Store, error) {
+	o := postgres.Options{QueryTimeout: cfg.StoreTimeout, MaxConns: p.MaxConns, StatementCache: p.StatementCache}
 	if m != nil {
 		o.Tracer = m.PostgresTracer()
 	}

@@ -50,7 +50,7 @@ func (e lambdaEnv) open(t *testing.T, dbURL string) *app.App {
 	t.Helper()
 	cfg := e.cfg
 	cfg.DatabaseURL = dbURL
-	pg, err := app.OpenPostgresMetered(context.Background(), cfg, app.LambdaMaxConns, e.m)
+	pg, err := app.OpenPostgres(context.Background(), cfg, app.Pooling{MaxConns: app.LambdaMaxConns}, e.m)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -105,7 +105,10 @@ func (s *core) record(ctx context.Context, e Event) {
 	c := ClientFromContext(ctx)
 	e.Time = s.now()
 	e.IP, e.UserAgent, e.RequestID = c.IP, c.UserAgent, c.RequestID
-	err := s.audit.RecordEvent(ctx, e)
+	// What happened is recorded even when the caller has gone: a client
+	// that hangs up after its login started a session must not erase
+	// the event. The store's own deadline still bounds the write.
+	err := s.audit.RecordEvent(context.WithoutCancel(ctx), e)
 	if err == nil {
 		return
 	}
