@@ -25,7 +25,7 @@ func TestRunnerPreparesStatements(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			env := map[string]string{"LOCAL_DIR": t.TempDir(), "DATABASE_URL": url + tc.query, "REDIS_URL": testenv.DefaultRedisURL, "REDIS_KEY_PREFIX": prefix}
-			a, _, err := open(t.Context(), func(k string) string { return env[k] }, io.Discard)
+			a, _, _, err := open(t.Context(), func(k string) string { return env[k] }, io.Discard)
 			if err != nil {
 				t.Fatal(err)
 			}
