@@ -48,6 +48,13 @@ bench: services ## Go benchmarks and a load run (wrk), reported as ratios to bas
 	@scripts/bench-ratios .bench.txt
 	@scripts/load 10
 
+# How long `make soak` holds the load: 10m by default, 60s in CI.
+SOAK ?= 10m
+
+.PHONY: soak
+soak: services ## mixed open-loop load at 80 % of a measured peak for SOAK (10m; SOAK=60s in CI): a row per minute; fails on 5xx, RSS growth, Redis not back to baseline
+	@scripts/soak $(SOAK) $(SOAKFLAGS)
+
 .PHONY: lint
 lint: ## gofmt, go vet and staticcheck
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1)

@@ -71,6 +71,7 @@ func TestFunctions(t *testing.T) {
 	t.Run("authorizer", func(t *testing.T) { testAuthorizer(t, fn, vars, adminPassword) })
 	t.Run("mfa", func(t *testing.T) { testMFA(t, fn, vars, adminPassword) })
 	t.Run("events no function serves", func(t *testing.T) { testUnknownEvents(t, fn) })
+	t.Run("metrics", func(t *testing.T) { testMetrics(t, fn) })
 
 	// docs/security.md 25: nothing a client sends as a secret reaches a log.
 	for _, f := range functions {
@@ -382,6 +383,29 @@ func testCleanup(t *testing.T, cleanup, loginFn *function, password string) {
 
 	resp = cleanup.do(t, door, request{method: "POST", path: "/api/auth/v2/cleanup"})
 	resp.expect(t, "POST /cleanup without a token", http.StatusUnauthorized)
+}
+
+// testMetrics: the functions wrote their metrics to stdout as CloudWatch
+// Embedded Metric Format lines, valid by the specification (ParseEMF
+// checks every one), and they tell what the flows above did: every front
+// door's login and GET /me, by route pattern, and the scheduled cleanup's
+// session counts.
+func testMetrics(t *testing.T, fn map[string]*function) {
+	login := testenv.ParseEMF(t, []byte(fn["login"].output()))
+	if n := testenv.EMFSum(login, "authfn_logins_total", "outcome", "succeeded"); n < float64(len(frontDoors)) {
+		t.Errorf("login function: %v successful logins in EMF, want at least %d (one per front door)", n, len(frontDoors))
+	}
+	if n := testenv.EMFSum(login, "authfn_http_requests_total", "route", "/api/auth/v2/me", "method", "GET", "status", "200"); n < float64(len(frontDoors)) {
+		t.Errorf("login function: %v GET /me in EMF, want at least %d", n, len(frontDoors))
+	}
+	if testenv.EMFCount(login, "authfn_store_call_duration_seconds", "store", "postgres") == 0 ||
+		testenv.EMFCount(login, "authfn_store_call_duration_seconds", "store", "redis") == 0 {
+		t.Error("login function: no store round trips in EMF")
+	}
+	cleanup := testenv.ParseEMF(t, []byte(fn["cleanup"].output()))
+	if !slices.Contains(testenv.EMFNames(cleanup), "authfn_sessions_active") {
+		t.Errorf("cleanup function: no authfn_sessions_active in EMF; names %v", testenv.EMFNames(cleanup))
+	}
 }
 
 // testUnknownEvents: an event of no shape a function serves gets an

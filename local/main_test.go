@@ -222,12 +222,13 @@ func TestMigrateCommand(t *testing.T) {
 }
 
 func TestBadConfigurationStopsTheStart(t *testing.T) {
-	env := map[string]string{"LOCAL_DIR": t.TempDir(), "BCRYPT_COST": "4", "JWT_SECRET": "short", "ACCESS_TOKEN_TTL": "soon"}
+	env := map[string]string{"LOCAL_DIR": t.TempDir(), "BCRYPT_COST": "4", "JWT_SECRET": "short", "ACCESS_TOKEN_TTL": "soon",
+		"GPUSTACK_API_KEY": "gpustack_key_without_url"}
 	err := run(context.Background(), nil, func(k string) string { return env[k] }, io.Discard)
 	if err == nil {
 		t.Fatal("started with a bad configuration")
 	}
-	for _, name := range []string{"BCRYPT_COST", "JWT_SECRET", "ACCESS_TOKEN_TTL"} {
+	for _, name := range []string{"BCRYPT_COST", "JWT_SECRET", "ACCESS_TOKEN_TTL", "GPUSTACK_API_KEY"} {
 		if !strings.Contains(err.Error(), name) {
 			t.Errorf("error %q does not name %s", err, name)
 		}

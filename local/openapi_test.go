@@ -8,6 +8,7 @@ import (
 
 	"authfn/functions"
 	"authfn/pkg/apidoc"
+	"authfn/pkg/auth"
 	"authfn/pkg/testenv"
 )
 
@@ -54,5 +55,34 @@ func TestOpenAPIListsEveryRoute(t *testing.T) {
 	}
 	if len(served) != len(slices.Compact(slices.Clone(served))) {
 		t.Errorf("a route is registered twice: %v", served)
+	}
+}
+
+// TestOpenAPIEventTypes: the document's EventType, what GET /audit's type
+// filter takes and every event carries, lists exactly the core's event
+// types, each one explained in its description.
+func TestOpenAPIEventTypes(t *testing.T) {
+	var doc struct {
+		Components struct {
+			Schemas struct {
+				EventType struct {
+					Enum        []string `json:"enum"`
+					Description string   `json:"description"`
+				} `json:"EventType"`
+			} `json:"schemas"`
+		} `json:"components"`
+	}
+	if err := json.Unmarshal(apidoc.JSON(), &doc); err != nil {
+		t.Fatalf("parse the document: %v", err)
+	}
+	et := doc.Components.Schemas.EventType
+	got, want := slices.Sorted(slices.Values(et.Enum)), slices.Sorted(slices.Values(auth.EventTypes()))
+	if !slices.Equal(got, want) {
+		t.Errorf("EventType enum = %v,\nwant auth.EventTypes() = %v", got, want)
+	}
+	for _, typ := range want {
+		if !strings.Contains(et.Description, "`"+typ+"`") {
+			t.Errorf("EventType's description does not explain %s", typ)
+		}
 	}
 }

@@ -23,7 +23,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	a, setup, err := open(ctx, getenv, stdout)
+	a, setup, metricsHandler, err := open(ctx, getenv, stdout)
 	if err != nil {
 		return err
 	}
@@ -49,24 +49,62 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	}
 	a.Logger.InfoContext(ctx, "listening", "addr", ln.Addr().String(), "version", app.Version())
 
-	errc := make(chan error, 1)
+	servers := []*http.Server{srv}
+	errc := make(chan error, 2)
+	if metricsHandler != nil {
+		msrv, err := serveMetrics(ctx, a, metricsHandler, errc)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		servers = append(servers, msrv)
+	}
 	go func() { errc <- srv.Serve(ln) }()
 	go cleanupEvery(ctx, a, a.Config.CleanupInterval)
 	select {
 	case err := <-errc:
+		for _, s := range servers {
+			s.Close()
+		}
 		return err
 	case <-ctx.Done():
 	}
 	a.Logger.Info("shutting down")
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+	for _, s := range servers {
+		if err := s.Shutdown(shutdownCtx); err != nil {
+			return fmt.Errorf("shutdown: %w", err)
+		}
 	}
-	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
-		return err
+	for range servers {
+		if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
 	}
 	return nil
+}
+
+// serveMetrics serves GET /metrics (Prometheus text) on METRICS_ADDR, a
+// listener of its own: scrapers reach it without reaching the API, and
+// the API's port never exposes it. Serve's result goes to errc.
+func serveMetrics(ctx context.Context, a *app.App, h http.Handler, errc chan<- error) (*http.Server, error) {
+	ln, err := net.Listen("tcp", a.Config.MetricsAddr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on METRICS_ADDR %s: %w", a.Config.MetricsAddr, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", h)
+	srv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 5 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       60 * time.Second,
+		ErrorLog:          slog.NewLogLogger(a.Logger.Handler(), slog.LevelWarn),
+	}
+	a.Logger.InfoContext(ctx, "metrics listening", "addr", ln.Addr().String(), "path", "/metrics")
+	go func() { errc <- srv.Serve(ln) }()
+	return srv, nil
 }
 
 // cleanupEvery runs the cleanup job on a timer, as the scheduler does in

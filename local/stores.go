@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,31 +17,39 @@ import (
 
 	"authfn/pkg/app"
 	"authfn/pkg/embedredis"
+	"authfn/pkg/metrics/prom"
 	"authfn/pkg/redisstore"
 	"authfn/pkg/sqlite"
 )
 
 // open builds the service on the embedded stores or the servers named by
 // DATABASE_URL and REDIS_URL, and returns it with app.Setup bound to its
-// SQL store (migrations first on PostgreSQL; SQLite migrates when it opens).
-func open(ctx context.Context, getenv func(string) string, stdout io.Writer) (*app.App, func(context.Context) (app.SetupResult, error), error) {
+// SQL store (migrations first on PostgreSQL; SQLite migrates when it opens)
+// and, when METRICS_ADDR is set, the handler of its Prometheus metrics.
+func open(ctx context.Context, getenv func(string) string, stdout io.Writer) (*app.App, func(context.Context) (app.SetupResult, error), http.Handler, error) {
 	getenv, err := withLocalSecret(getenv)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	cfg, err := app.ConfigFromEnv(getenv)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	logger := app.NewLogger(stdout, cfg.LogLevel)
 	app.LogRedisTo(logger)
 	var b app.Backends
 	var migrate app.Migrate
-	fail := func(err error) (*app.App, func(context.Context) (app.SetupResult, error), error) {
+	var metricsHandler http.Handler
+	if cfg.MetricsAddr != "" {
+		if b.Metrics, metricsHandler, err = prom.New(); err != nil {
+			return nil, nil, nil, err
+		}
+	}
+	fail := func(err error) (*app.App, func(context.Context) (app.SetupResult, error), http.Handler, error) {
 		for i := len(b.Closers) - 1; i >= 0; i-- {
 			b.Closers[i]()
 		}
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if cfg.DatabaseURL == "" {
 		path := filepath.Join(cfg.LocalDir, "authfn.db")
@@ -52,7 +61,11 @@ func open(ctx context.Context, getenv func(string) string, stdout io.Writer) (*a
 		b.SQL = s
 		logger.InfoContext(ctx, "users on embedded SQLite", "path", path)
 	} else {
-		pg, err := app.OpenPostgres(ctx, cfg, 0)
+		// The runner keeps its connections to itself: it prepares its
+		// statements, which saves the database a parse and a plan per
+		// query. Behind a transaction pooler, the URL asks for
+		// default_query_exec_mode=cache_describe (README).
+		pg, err := app.OpenPostgres(ctx, cfg, app.Pooling{StatementCache: true}, b.Metrics)
 		if err != nil {
 			return fail(err)
 		}
@@ -77,12 +90,13 @@ func open(ctx context.Context, getenv func(string) string, stdout io.Writer) (*a
 	}
 	rc := b.Redis
 	b.Closers = append(b.Closers, func() { _ = rc.Close() })
+	app.Instrument(rc, b.Metrics) // the in-process Redis too: the same client, the same protocol
 	a, err := app.Build(cfg, logger, b)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	setup := func(ctx context.Context) (app.SetupResult, error) { return app.Setup(ctx, cfg, logger, b.SQL, migrate) }
-	return a, setup, nil
+	return a, setup, metricsHandler, nil
 }
 
 // localSecrets are the secrets the runner makes for itself when the

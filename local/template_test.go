@@ -213,6 +213,44 @@ func TestTemplateIssuer(t *testing.T) {
 	}
 }
 
+// TestTemplateGPUStackAPIKey: GPUSTACK_API_KEY reaches the cleanup
+// function alone (the only one that lists GPUStack's users), resolved from
+// Secrets Manager, and only when GPUStackApiKeySecret names a secret; a
+// rule refuses that secret without GPUStackUrl, which pkg/app would refuse
+// at every start.
+func TestTemplateGPUStackAPIKey(t *testing.T) {
+	tpl := rawTemplate(t)
+	if v, ok := asMap(asMap(asMap(asMap(tpl["Globals"])["Function"])["Environment"])["Variables"])["GPUSTACK_API_KEY"]; ok {
+		t.Errorf("Globals set GPUSTACK_API_KEY %v: every function would hold the key", v)
+	}
+	found := false
+	for name, fn := range tpl.resources("AWS::Serverless::Function") {
+		v, ok := asMap(asMap(prop(fn, "Environment"))["Variables"])["GPUSTACK_API_KEY"]
+		if name != "CleanupFunction" {
+			if ok {
+				t.Errorf("%s gets GPUSTACK_API_KEY %v; only CleanupFunction needs it", name, v)
+			}
+			continue
+		}
+		found = ok
+		if got := tpl.eval(t, v, nil); ok && got != "<AWS::NoValue>" {
+			t.Errorf("CleanupFunction: GPUSTACK_API_KEY = %q by default, want it unset", got)
+		}
+		secret := map[string]string{"GPUStackApiKeySecret": "authfn/gpustack-api-key"}
+		if got, want := tpl.eval(t, v, secret), "{{resolve:secretsmanager:authfn/gpustack-api-key}}"; ok && got != want {
+			t.Errorf("CleanupFunction: GPUSTACK_API_KEY = %q with a secret, want %q", got, want)
+		}
+	}
+	if !found {
+		t.Error("CleanupFunction has no GPUSTACK_API_KEY")
+	}
+	named := map[string]bool{}
+	refs(asMap(tpl["Rules"])["GPUStackApiKeyNeedsUrl"], named)
+	if !named["GPUStackApiKeySecret"] || !named["GPUStackUrl"] {
+		t.Errorf("rule GPUStackApiKeyNeedsUrl names %v, want GPUStackApiKeySecret and GPUStackUrl", named)
+	}
+}
+
 // TestTemplateHasNoDependencyCycle walks every Ref, GetAtt, Sub and
 // DependsOn of the resources (the Globals' ones counted for each function,
 // and a SAM HttpApi or Api event as the API depending on its function, as

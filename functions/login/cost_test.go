@@ -6,7 +6,6 @@ import (
 	"net/http/httptest"
 	"testing"
 
-	"authfn/pkg/app"
 	"authfn/pkg/auth"
 	"authfn/pkg/postgres"
 	"authfn/pkg/testenv"
@@ -24,17 +23,8 @@ type counted struct {
 
 func newCounted(tb testing.TB) *counted {
 	tb.Helper()
-	env := testenv.New(tb)
-	trips := &testenv.RoundTrips{}
-	pg, err := postgres.Open(context.Background(), testenv.PostgresURL(tb), postgres.Options{Tracer: trips})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(pg.Close)
-	env.Redis.AddHook(trips)
-	env = env.With(tb, app.Backends{SQL: pg, Redis: env.Redis})
-	env.SQL = pg // fixtures go to the counted store
-	return &counted{Env: env, h: env.Serve(tb, web.Options{}, "LoginFunction").Handler, trips: trips, svc: env.Auth.Sessions, pg: pg}
+	env, trips := testenv.Counted(tb)
+	return &counted{Env: env, h: env.Serve(tb, web.Options{}, "LoginFunction").Handler, trips: trips, svc: env.Auth.Sessions, pg: env.SQL}
 }
 
 func (c *counted) get(tb testing.TB, path, token string) int {

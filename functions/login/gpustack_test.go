@@ -13,6 +13,7 @@ import (
 	"authfn/pkg/auth"
 	"authfn/pkg/gpustack"
 	"authfn/pkg/gpustack/gpustacktest"
+	"authfn/pkg/metrics"
 	"authfn/pkg/testenv"
 	"authfn/pkg/web"
 )
@@ -353,5 +354,33 @@ func TestGPUStackDoesNotUndoLocalDeactivation(t *testing.T) {
 	f.loginAs("gpu-frank", "gpustack password").Want(401, "invalid_credentials")
 	if f.userNamed(t, "gpu-frank").IsActive {
 		t.Error("a GPUStack sign-in reactivated a user deactivated here")
+	}
+}
+
+// TestGPUStackDownIsCountedApart: a login that fails because GPUStack
+// cannot be asked is the same 503 unavailable to the client as a store
+// outage, but the metrics tell the two apart, so an operator sees whose
+// outage it is.
+func TestGPUStackDownIsCountedApart(t *testing.T) {
+	env := testenv.New(t)
+	gs := gpustacktest.New(t, gpustacktest.Options{Version: "v2.0.1"})
+	gs.AddUser("gpu-dave", "gpustack password", "Dave", false, true)
+	client, err := gpustack.New(gpustack.Options{URL: gs.URL(), Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, scrape := testenv.NewMetrics(t)
+	f := serve(t, env.With(t, app.Backends{SQL: env.SQL, Redis: env.Redis, Metrics: m}, auth.WithUpstream(client)), web.Options{})
+	login := func(want int, code ...string) {
+		f.http.Do("POST", "/api/auth/v2/login", map[string]string{"username": "gpu-dave", "password": "gpustack password"}).Want(want, code...)
+	}
+	login(200)
+	gs.SetDown(true)
+	login(503, "unavailable")
+	s := scrape()
+	for outcome, want := range map[string]float64{"succeeded": 1, "upstream_unavailable": 1, "unavailable": 0, "error": 0} {
+		if got := s.Value(metrics.NameLogins, "outcome", outcome); got != want {
+			t.Errorf("logins{outcome=%s} = %v, want %v", outcome, got, want)
+		}
 	}
 }

@@ -485,8 +485,8 @@ func TestMFADisable(t *testing.T) {
 	disable(password, m.RecoveryCodes[0][:5], authz...).Want(401, "invalid_credentials")
 	f.http.Do("DELETE", enrolPath, map[string]string{"current_password": password}, authz...).Want(422, "validation_failed")
 	f.http.Do("DELETE", enrolPath, "", authz...).Want(400, "invalid_request")
-	if ev := f.Events(t, auth.EventLoginFailed); len(ev) != 3 {
-		t.Errorf("%d login.failed events, want 3 (each wrong password or code counted)", len(ev))
+	if failed, codes := f.Events(t, auth.EventLoginFailed), f.Events(t, auth.EventLoginMFAFailed); len(failed) != 1 || len(codes) != 2 {
+		t.Errorf("%d login.failed and %d login.mfa_failed events, want 1 and 2 (each wrong password or code counted)", len(failed), len(codes))
 	}
 	disable(password, m.RecoveryCodes[0], authz...).Want(204)
 	f.http.Do("GET", "/api/auth/v2/me", nil, authz...).Want(200)

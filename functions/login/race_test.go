@@ -3,6 +3,7 @@ package login_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"authfn/pkg/app"
 	"authfn/pkg/auth"
@@ -65,5 +66,41 @@ func TestLoginRacingAChange(t *testing.T) {
 				t.Errorf("%d live sessions after the racing login, want none", len(list))
 			}
 		})
+	}
+}
+
+// cancelAfterRecordLogin is the real PostgreSQL store whose RecordLogin,
+// once done, cancels the login's context: the client went away while the
+// login finished.
+type cancelAfterRecordLogin struct {
+	*postgres.Store
+	cancel context.CancelFunc
+}
+
+func (c *cancelAfterRecordLogin) RecordLogin(ctx context.Context, id int64, at time.Time, verified, rehash string) error {
+	err := c.Store.RecordLogin(ctx, id, at, verified, rehash)
+	c.cancel()
+	return err
+}
+
+// TestLoginAuditedWhenTheClientLeaves: a login that has started its
+// session is in the audit log even if its client hung up before the
+// answer (docs/security.md 26): the event records what happened, whoever
+// is still listening.
+func TestLoginAuditedWhenTheClientLeaves(t *testing.T) {
+	env := testenv.New(t)
+	alice := env.CreateUser(t, "alice", password, false)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	env = env.With(t, app.Backends{SQL: &cancelAfterRecordLogin{Store: env.SQL, cancel: cancel}, Redis: env.Redis})
+	if _, err := env.Auth.Sessions.Login(ctx, "alice", password); err != nil {
+		t.Fatalf("Login = %v", err)
+	}
+	var found bool
+	for _, e := range env.Events(t, auth.EventLoginSucceeded) {
+		found = found || (e.TargetID != nil && *e.TargetID == alice.ID)
+	}
+	if !found {
+		t.Error("no login.succeeded event for a login whose client left")
 	}
 }

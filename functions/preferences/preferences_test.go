@@ -2,6 +2,7 @@ package preferences_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"authfn/pkg/auth"
+	"authfn/pkg/storetest"
 	"authfn/pkg/testenv"
 	"authfn/pkg/web"
 )
@@ -170,5 +172,191 @@ func TestPreferencesStoreDown(t *testing.T) {
 	serve(t, env).Do("GET", "/api/auth/v2/preferences", nil, bearer...).Want(200).JSON(&got)
 	if len(got.Preferences) != 0 {
 		t.Errorf("a refused write landed: %v", got.Preferences)
+	}
+}
+
+// manyKeys is a body of n keys k0000, k0001, ... all set to value.
+func manyKeys(n int, value string) string {
+	var b strings.Builder
+	b.WriteByte('{')
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `"k%04d":%s`, i, value)
+	}
+	b.WriteByte('}')
+	return b.String()
+}
+
+// fieldsOf lists the fields a 422 names.
+func fieldsOf(r *testenv.Response) []string {
+	var out []string
+	for _, e := range r.Problem().Errors {
+		out = append(out, e.Field)
+	}
+	return out
+}
+
+// TestPreferencesHugeNumbersRefused is the audit's finding: 1000 keys of
+// 1e131071 are 16 KB posted, but PostgreSQL prints each number in full
+// (131,072 digits), so every later GET answered 131 MB. Such a number is
+// refused, with its key named, and nothing is stored.
+func TestPreferencesHugeNumbersRefused(t *testing.T) {
+	_, c, bearer := setup(t)
+	c.Do("POST", "/api/auth/v2/preferences", `{"keep":"me"}`, bearer...).Want(200)
+
+	body := manyKeys(1000, "1e131071")
+	if len(body) > web.MaxBodyBytes {
+		t.Fatalf("body is %d bytes, over the body limit: not the finding", len(body))
+	}
+	r := c.Do("POST", "/api/auth/v2/preferences", body, bearer...).Want(422, "validation_failed")
+	if f := fieldsOf(r); len(f) != 1000 || f[0] != "k0000" || f[999] != "k0999" {
+		t.Errorf("422 names %d fields (%.3v...), want all 1000 keys", len(f), f)
+	}
+	get := c.Do("GET", "/api/auth/v2/preferences", nil, bearer...).Want(200)
+	if get.Body.Len() > 100 {
+		t.Fatalf("GET after the refused request is %d bytes", get.Body.Len())
+	}
+	var got prefs
+	get.JSON(&got)
+	if diff := cmp.Diff(map[string]any{"keep": "me"}, got.Preferences); diff != "" {
+		t.Errorf("preferences after the refused request (-want +got):\n%s", diff)
+	}
+}
+
+// TestPreferencesNumberBound: a number may be at most 40 characters when
+// written out in full, the way PostgreSQL prints it; its exponent does not
+// let it be longer.
+func TestPreferencesNumberBound(t *testing.T) {
+	_, c, bearer := setup(t)
+	c.Do("POST", "/api/auth/v2/preferences", `{"keep":"me"}`, bearer...).Want(200)
+	refused := storetest.LongNumbers()
+	for key, v := range refused {
+		// Not subtests: c fails the test that made it.
+		r := c.Do("POST", "/api/auth/v2/preferences", `{"`+key+`":`+v+`,"fine":1}`, bearer...)
+		if r.Code != 422 || r.Problem().Code != "validation_failed" {
+			t.Errorf("%s = %.60s: status %d, body %.200s; want 422 validation_failed", key, v, r.Code, r.Body)
+			continue
+		}
+		if f := fieldsOf(r); len(f) != 1 || f[0] != key {
+			t.Errorf("%s: 422 names %v, want [%s]", key, f, key)
+		}
+	}
+	var got prefs
+	c.Do("GET", "/api/auth/v2/preferences", nil, bearer...).Want(200).JSON(&got)
+	if diff := cmp.Diff(map[string]any{"keep": "me"}, got.Preferences); diff != "" {
+		t.Errorf("after refused numbers (-want +got):\n%s", diff)
+	}
+
+	// At the bound: 40 characters written out.
+	accepted := storetest.BoundNumbers()
+	c.Do("POST", "/api/auth/v2/preferences", object(accepted), bearer...).Want(200)
+	want := decodeAll(t, accepted)
+	want["keep"] = "me"
+	got = prefs{}
+	c.Do("GET", "/api/auth/v2/preferences", nil, bearer...).Want(200).JSON(&got)
+	if diff := cmp.Diff(want, got.Preferences); diff != "" {
+		t.Errorf("numbers at the bound (-want +got):\n%s", diff)
+	}
+}
+
+// object is the JSON object of the given keys and raw values.
+func object(kv map[string]string) string {
+	var b strings.Builder
+	b.WriteByte('{')
+	for k, v := range kv {
+		if b.Len() > 1 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, "%q:%s", k, v)
+	}
+	b.WriteByte('}')
+	return b.String()
+}
+
+// decodeAll decodes raw values as a client would (numbers as float64).
+func decodeAll(t *testing.T, kv map[string]string) map[string]any {
+	t.Helper()
+	out := map[string]any{}
+	for k, v := range kv {
+		var x any
+		if err := json.Unmarshal([]byte(v), &x); err != nil {
+			t.Fatalf("%s: %v", v, err)
+		}
+		out[k] = x
+	}
+	return out
+}
+
+// TestPreferencesRoundTrip: ordinary values come back as they were posted,
+// byte for byte, although PostgreSQL reformats what it stores.
+func TestPreferencesRoundTrip(t *testing.T) {
+	_, c, bearer := setup(t)
+	values := map[string]string{
+		"int":       `42`,
+		"neg.int":   `-17`,
+		"int64.max": `9223372036854775807`,
+		"float":     `3.14159`,
+		"small":     `0.000123`,
+		"scale":     `2.50`,
+		"neg.float": `-2.5`,
+		"zero":      `0`,
+		"true":      `true`,
+		"false":     `false`,
+		"string":    `"hello \"world\" ✓"`,
+		"array":     `[null,1,"x",[]]`,
+		"object":    `{"a":1,"bc":[1.5,"x"],"def":{}}`,
+	}
+	c.Do("POST", "/api/auth/v2/preferences", object(values), bearer...).Want(200)
+	var got struct {
+		Preferences map[string]json.RawMessage `json:"preferences"`
+	}
+	c.Do("GET", "/api/auth/v2/preferences", nil, bearer...).Want(200).JSON(&got)
+	if len(got.Preferences) != len(values) {
+		t.Errorf("GET has %d keys, want %d", len(got.Preferences), len(values))
+	}
+	for k, v := range values {
+		if string(got.Preferences[k]) != v {
+			t.Errorf("%s = %s, want %s", k, got.Preferences[k], v)
+		}
+	}
+}
+
+// TestPreferencesLimitIsWhatGetReturns fills the preferences to the limit
+// with many small keys whose numbers PostgreSQL prints longer than they
+// were written (1e39 is 40 digits) and whose arrays it prints with spaces,
+// and holds the GET body to MaxPreferenceBytes plus its envelope.
+func TestPreferencesLimitIsWhatGetReturns(t *testing.T) {
+	_, c, bearer := setup(t)
+	values := []string{`1e39`, `[1,2.5e1,{"a":1e2}]`, `-1e-37`}
+	next := 0
+	// Batches halve on each refusal, down to single keys: the last refusal
+	// leaves the stored preferences within one key of the limit.
+	for batch := 256; batch >= 1; {
+		kv := map[string]string{}
+		for i := range batch {
+			kv[fmt.Sprintf("n%05d", next+i)] = values[(next+i)%len(values)]
+		}
+		r := c.Do("POST", "/api/auth/v2/preferences", object(kv), bearer...)
+		switch r.Code {
+		case 200:
+			next += batch
+		case 422:
+			if f := fieldsOf(r); len(f) != 1 || f[0] != "preferences" {
+				t.Fatalf("POST of %d keys refused for %v, not for size", batch, f)
+			}
+			batch /= 2
+		default:
+			t.Fatalf("POST of %d keys: status %d: %s", batch, r.Code, r.Body)
+		}
+	}
+	get := c.Do("GET", "/api/auth/v2/preferences", nil, bearer...).Want(200)
+	envelope := len(`{"preferences":}` + "\n")
+	const oneKey = 64 // a member here is at most 52 bytes as printed
+	t.Logf("%d keys: GET body %d bytes", next, get.Body.Len())
+	if n := get.Body.Len(); n > auth.MaxPreferenceBytes+envelope || n < auth.MaxPreferenceBytes+envelope-oneKey {
+		t.Errorf("GET body with %d keys is %d bytes, want within %d of %d (%d and the envelope)",
+			next, n, oneKey, auth.MaxPreferenceBytes+envelope, auth.MaxPreferenceBytes)
 	}
 }

@@ -26,6 +26,9 @@ func TestAdminOnly(t *testing.T) {
 		{"GET", userPath(alice.ID), nil},
 		{"PATCH", userPath(alice.ID), map[string]any{"is_admin": true}},
 		{"DELETE", userPath(alice.ID), nil},
+		{"GET", base + "/audit", nil},
+		{"GET", base + "/audit?type=no.such.type", nil}, // refused before it is read
+		{"GET", base + "/stats", nil},
 	}
 	callers := []struct {
 		name    string

@@ -25,6 +25,8 @@ func TestStoreDown(t *testing.T) {
 				{"GET", userPath(bob.ID), nil},
 				{"PATCH", userPath(bob.ID), map[string]any{"full_name": "Changed", "is_active": false}},
 				{"DELETE", userPath(bob.ID), nil},
+				{"GET", base + "/audit", nil},
+				{"GET", base + "/stats", nil},
 			} {
 				start := time.Now()
 				r := f.do(t, rt.method, rt.path, rt.body, live.adminAuthz...).Want(503, "unavailable")

@@ -1,5 +1,9 @@
 // Package users is the admin endpoint group for user accounts: list and
-// search, create, read, change and delete, and reset a user's MFA.
+// search, create, read, change and delete, and reset a user's MFA; and
+// what admins read about them: the audit log and the statistics of users,
+// sessions and logins. (Those two are here rather than in a group of their
+// own so that the console's overview costs no extra Lambda function and
+// cold start.)
 package users
 
 import (
@@ -22,6 +26,8 @@ type Admin interface {
 	UpdateUser(ctx context.Context, actor auth.Session, id int64, c auth.UserChange) (auth.User, error)
 	DeleteUser(ctx context.Context, actor auth.Session, id int64) error
 	ResetMFA(ctx context.Context, actor auth.Session, id int64) error
+	AuditEvents(ctx context.Context, actor auth.Session, q auth.AuditQuery) (auth.EventPage, error)
+	Stats(ctx context.Context, actor auth.Session, hours int) (auth.Stats, error)
 }
 
 // Deps are the dependencies of the users group.
@@ -40,6 +46,8 @@ func Register(mux web.Router, d Deps) {
 	mux.Handle("PATCH /api/auth/v2/users/{id}", admin(handleUserUpdate(d)))
 	mux.Handle("DELETE /api/auth/v2/users/{id}", admin(handleUserDelete(d)))
 	mux.Handle("POST /api/auth/v2/users/{id}/mfa/reset", admin(handleUserMFAReset(d)))
+	mux.Handle("GET /api/auth/v2/audit", admin(handleAuditList(d)))
+	mux.Handle("GET /api/auth/v2/stats", admin(handleStatsGet(d)))
 }
 
 func handleUserList(d Deps) http.Handler {

@@ -17,6 +17,7 @@ import (
 
 	"authfn/pkg/auth"
 	"authfn/pkg/gpustack"
+	"authfn/pkg/metrics"
 	"authfn/pkg/postgres"
 	"authfn/pkg/redisstore"
 	"authfn/pkg/web"
@@ -30,8 +31,11 @@ type App struct {
 	// Stores are the stores the core runs on (tests reach past the core
 	// through them to set up or inspect state).
 	Stores auth.Stores
-	// Web configures the shared middleware (trusted proxies, CORS).
-	Web     web.Options
+	// Web configures the shared middleware (trusted proxies, CORS, metrics).
+	Web web.Options
+	// Metrics is what the service records into (nil: nothing). Lambda
+	// flushes it after each invocation; the runner serves it.
+	Metrics *metrics.Metrics
 	closers []func()
 }
 
@@ -57,6 +61,10 @@ type Backends struct {
 	Redis redis.UniversalClient
 	// Closers run on App.Close, last first (and at once when Build fails).
 	Closers []func()
+	// Metrics, if set, receives the core's and the middleware's counts.
+	// The store clients report to it only if their opener attached its
+	// hooks (Instrument, OpenPostgresMetered).
+	Metrics *metrics.Metrics
 }
 
 func (b Backends) close() {
@@ -67,35 +75,55 @@ func (b Backends) close() {
 
 // Build builds the App from cfg on the chosen backends: the Redis store
 // over b.Redis (cfg's key prefix and store timeout), the GPUStack upstream
-// when configured, and the core. It does no I/O. opts go to the core
+// when configured (and, with its API key, cleanup's re-check of its users),
+// and the core. It does no I/O. opts go to the core
 // (tests fake the clock). On error the backends are closed.
 func Build(cfg Config, logger *slog.Logger, b Backends, opts ...auth.Option) (*App, error) {
 	rs := redisstore.New(b.Redis, redisstore.Options{Prefix: cfg.RedisKeyPrefix, Timeout: cfg.StoreTimeout})
 	st := auth.Stores{Users: b.SQL, Preferences: b.SQL, Audit: b.SQL, MFA: b.SQL, Sessions: rs, Throttle: rs, Locker: rs, MFAChallenges: rs}
 	opts = append([]auth.Option{auth.WithLogger(logger)}, opts...)
 	if cfg.GPUStackURL != "" {
-		up, err := gpustack.New(gpustack.Options{URL: cfg.GPUStackURL, Timeout: cfg.GPUStackTimeout})
+		up, err := gpustack.New(gpustack.Options{URL: cfg.GPUStackURL, Timeout: cfg.GPUStackTimeout, APIKey: cfg.GPUStackAPIKey})
 		if err != nil {
 			b.close()
 			return nil, fmt.Errorf("GPUSTACK_URL: %w", err)
 		}
 		opts = append(opts, auth.WithUpstream(up))
+		if cfg.GPUStackAPIKey != "" {
+			opts = append(opts, auth.WithUpstreamDirectory(up))
+		}
+	}
+	o := web.Options{TrustedProxies: cfg.TrustedProxies, AllowedOrigins: cfg.CORSOrigins}
+	if b.Metrics != nil {
+		opts = append(opts, auth.WithMetrics(b.Metrics))
+		o.Metrics = b.Metrics
 	}
 	svc, err := auth.New(cfg.AuthConfig(), st, opts...)
 	if err != nil {
 		b.close()
 		return nil, err
 	}
-	return &App{
-		Config: cfg, Logger: logger, Auth: svc, Stores: st, closers: b.Closers,
-		Web: web.Options{TrustedProxies: cfg.TrustedProxies, AllowedOrigins: cfg.CORSOrigins},
-	}, nil
+	return &App{Config: cfg, Logger: logger, Auth: svc, Stores: st, Web: o, Metrics: b.Metrics, closers: b.Closers}, nil
 }
 
 // LambdaMaxConns bounds each Lambda instance's PostgreSQL pool. One
 // instance serves one request at a time: two connections are plenty, and
 // many instances share the database's connection limit.
 const LambdaMaxConns = 2
+
+// Pooling is how a binary shares its PostgreSQL connections.
+// Lambdas reach the database through RDS Proxy or PgBouncer when many
+// instances run, so they use Pooling{MaxConns: LambdaMaxConns}: a small
+// pool and unnamed statements only. The local runner, one long-lived
+// process with a pool of its own, prepares its statements.
+type Pooling struct {
+	// MaxConns bounds the pool (0: postgres.DefaultMaxConns).
+	MaxConns int32
+	// StatementCache: the binary keeps its connections to itself, so
+	// statements may be prepared once per connection
+	// (postgres.Options.StatementCache).
+	StatementCache bool
+}
 
 // Open reads the configuration through getenv and builds the App on the
 // real stores: PostgreSQL at DATABASE_URL and Redis at REDIS_URL, both
@@ -118,7 +146,10 @@ func Open(ctx context.Context, getenv func(string) string) (*App, error) {
 	}
 	logger := NewLogger(os.Stdout, cfg.LogLevel)
 	LogRedisTo(logger)
-	pg, err := OpenPostgres(ctx, cfg, LambdaMaxConns)
+	// Metrics go to stdout as EMF lines, next to the log: CloudWatch Logs
+	// extracts them, so a function makes no network call for them.
+	m := metrics.New(metrics.NewEMF(os.Stdout, nil))
+	pg, err := OpenPostgres(ctx, cfg, Pooling{MaxConns: LambdaMaxConns}, m)
 	if err != nil {
 		return nil, err
 	}
@@ -127,14 +158,28 @@ func Open(ctx context.Context, getenv func(string) string) (*App, error) {
 		pg.Close()
 		return nil, err
 	}
-	return Build(cfg, logger, Backends{SQL: pg, Redis: rc, Closers: []func(){pg.Close, func() { _ = rc.Close() }}})
+	Instrument(rc, m)
+	return Build(cfg, logger, Backends{SQL: pg, Redis: rc, Metrics: m, Closers: []func(){pg.Close, func() { _ = rc.Close() }}})
 }
 
 // OpenPostgres opens the PostgreSQL store at cfg.DatabaseURL with cfg's
-// store timeout; maxConns bounds the pool (0: postgres.DefaultMaxConns). Every
-// binary opens PostgreSQL through here, so their options cannot drift.
-func OpenPostgres(ctx context.Context, cfg Config, maxConns int32) (*postgres.Store, error) {
-	return postgres.Open(ctx, cfg.DatabaseURL, postgres.Options{QueryTimeout: cfg.StoreTimeout, MaxConns: maxConns})
+// store timeout, pooled as p says, with every query timed into m (nil:
+// none) as store "postgres". Every binary opens PostgreSQL through here,
+// so their options cannot drift.
+func OpenPostgres(ctx context.Context, cfg Config, p Pooling, m *metrics.Metrics) (*postgres.Store, error) {
+	o := postgres.Options{QueryTimeout: cfg.StoreTimeout, MaxConns: p.MaxConns, StatementCache: p.StatementCache}
+	if m != nil {
+		o.Tracer = m.PostgresTracer()
+	}
+	return postgres.Open(ctx, cfg.DatabaseURL, o)
+}
+
+// Instrument times every command and pipeline of rc into m (nil: none) as
+// store "redis". Call it where the client is made, before it is shared.
+func Instrument(rc redis.UniversalClient, m *metrics.Metrics) {
+	if m != nil {
+		rc.AddHook(m.RedisHook())
+	}
 }
 
 // NewLogger returns the JSON logger every binary uses: stdout is what

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
 	"net/url"
 	"strconv"
@@ -45,14 +46,16 @@ type Config struct {
 	AdminPassword string // ADMIN_PASSWORD; empty: a random one, logged once
 
 	Addr           string         // ADDR, ":8080" (local runner)
+	MetricsAddr    string         // METRICS_ADDR; empty: no metrics listener (local runner)
 	LocalDir       string         // LOCAL_DIR, ".local" (local runner: SQLite file, Redis snapshot, generated JWT secret)
 	LogLevel       slog.Level     // LOG_LEVEL, info
 	TrustedProxies []netip.Prefix // TRUSTED_PROXIES, none
 	CORSOrigins    []string       // CORS_ALLOWED_ORIGINS, none
 
-	LoginMaxFailures      int           // LOGIN_MAX_FAILURES, 5 (per username)
-	LoginMaxFailuresPerIP int           // LOGIN_MAX_FAILURES_PER_IP, 100
-	LoginFailureWindow    time.Duration // LOGIN_FAILURE_WINDOW, 15m
+	LoginMaxFailures            int           // LOGIN_MAX_FAILURES, 5 (per username from one address)
+	LoginMaxFailuresPerIP       int           // LOGIN_MAX_FAILURES_PER_IP, 100
+	LoginMaxFailuresPerUsername int           // LOGIN_MAX_FAILURES_PER_USERNAME, 50 (per username across all addresses)
+	LoginFailureWindow          time.Duration // LOGIN_FAILURE_WINDOW, 15m
 
 	CleanupInterval time.Duration // CLEANUP_INTERVAL, 15m (local runner's timer)
 	AuditRetention  time.Duration // AUDIT_RETENTION, 90 days
@@ -60,6 +63,7 @@ type Config struct {
 
 	GPUStackURL     string        // GPUSTACK_URL; empty: no upstream fallback
 	GPUStackTimeout time.Duration // GPUSTACK_TIMEOUT, 3s
+	GPUStackAPIKey  string        // GPUSTACK_API_KEY; empty: cleanup does not re-check GPUStack users
 }
 
 // ConfigFromEnv reads the configuration through getenv (os.Getenv in
@@ -94,14 +98,16 @@ func parseConfig(getenv func(string) string, signing bool) (Config, error) {
 		AdminUsername:     r.str("ADMIN_USERNAME", "admin"),
 		AdminPassword:     getenv("ADMIN_PASSWORD"),
 		Addr:              r.str("ADDR", ":8080"),
+		MetricsAddr:       r.str("METRICS_ADDR", ""),
 		LocalDir:          r.str("LOCAL_DIR", ".local"),
 		LogLevel:          r.level("LOG_LEVEL"),
 		TrustedProxies:    r.prefixes("TRUSTED_PROXIES"),
 		CORSOrigins:       r.list("CORS_ALLOWED_ORIGINS"),
 
-		LoginMaxFailures:      r.integer("LOGIN_MAX_FAILURES", 5),
-		LoginMaxFailuresPerIP: r.integer("LOGIN_MAX_FAILURES_PER_IP", 100),
-		LoginFailureWindow:    r.duration("LOGIN_FAILURE_WINDOW", 15*time.Minute),
+		LoginMaxFailures:            r.integer("LOGIN_MAX_FAILURES", 5),
+		LoginMaxFailuresPerIP:       r.integer("LOGIN_MAX_FAILURES_PER_IP", 100),
+		LoginMaxFailuresPerUsername: r.integer("LOGIN_MAX_FAILURES_PER_USERNAME", 50),
+		LoginFailureWindow:          r.duration("LOGIN_FAILURE_WINDOW", 15*time.Minute),
 
 		CleanupInterval: r.duration("CLEANUP_INTERVAL", 15*time.Minute),
 		AuditRetention:  r.duration("AUDIT_RETENTION", 90*24*time.Hour),
@@ -109,6 +115,7 @@ func parseConfig(getenv func(string) string, signing bool) (Config, error) {
 
 		GPUStackURL:     strings.TrimSpace(getenv("GPUSTACK_URL")),
 		GPUStackTimeout: r.duration("GPUSTACK_TIMEOUT", 3*time.Second),
+		GPUStackAPIKey:  strings.TrimSpace(getenv("GPUSTACK_API_KEY")),
 
 		MFAKey:   r.mfaKey("MFA_KEY"),
 		AdminMFA: r.str("ADMIN_MFA", AdminMFAOptional),
@@ -159,6 +166,17 @@ func parseConfig(getenv func(string) string, signing bool) (Config, error) {
 	if c.LoginMaxFailuresPerIP < 1 {
 		r.fail("LOGIN_MAX_FAILURES_PER_IP", "must be at least 1")
 	}
+	// Below the per-address limit the ceiling would lock a username from
+	// everywhere before any one address is locked: the lockout that the
+	// per-address limit exists to prevent.
+	if c.LoginMaxFailuresPerUsername < max(c.LoginMaxFailures, 1) {
+		r.fail("LOGIN_MAX_FAILURES_PER_USERNAME", "must be at least LOGIN_MAX_FAILURES")
+	}
+	if c.MetricsAddr != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
+			r.fail("METRICS_ADDR", fmt.Sprintf("must be host:port or :port (e.g. :9090), not %q", c.MetricsAddr))
+		}
+	}
 	r.checkURL("DATABASE_URL", c.DatabaseURL, "postgres", "postgresql")
 	r.checkURL("REDIS_URL", c.RedisURL, "redis", "rediss")
 	if c.GPUStackURL != "" {
@@ -166,6 +184,15 @@ func parseConfig(getenv func(string) string, signing bool) (Config, error) {
 		// (https, or http to a loopback host) decides.
 		if err := gpustack.CheckURL(c.GPUStackURL); err != nil {
 			r.fail("GPUSTACK_URL", strings.TrimPrefix(err.Error(), "gpustack: "))
+		}
+	}
+	if c.GPUStackAPIKey != "" {
+		// Only cleanup's re-check of GPUStack users reads the key; without
+		// a server to ask it would be silently ignored.
+		if c.GPUStackURL == "" {
+			r.fail("GPUSTACK_API_KEY", "is set but GPUSTACK_URL is not")
+		} else if err := gpustack.CheckAPIKey(c.GPUStackAPIKey); err != nil {
+			r.fail("GPUSTACK_API_KEY", strings.TrimPrefix(err.Error(), "gpustack: API key "))
 		}
 	}
 	if len(r.errs) > 0 {
@@ -186,6 +213,7 @@ func (c Config) AuthConfig() auth.Config {
 		RefreshReuseGrace: c.RefreshReuseGrace,
 		BcryptCost:        c.BcryptCost,
 		UserThrottle:      auth.ThrottlePolicy{Max: c.LoginMaxFailures, Window: c.LoginFailureWindow, BaseLock: 30 * time.Second, MaxLock: 15 * time.Minute},
+		UserCeiling:       auth.ThrottlePolicy{Max: c.LoginMaxFailuresPerUsername, Window: c.LoginFailureWindow, BaseLock: 30 * time.Second, MaxLock: 15 * time.Minute},
 		IPThrottle:        auth.ThrottlePolicy{Max: c.LoginMaxFailuresPerIP, Window: c.LoginFailureWindow, BaseLock: 30 * time.Second, MaxLock: 15 * time.Minute},
 		AuditRetention:    c.AuditRetention,
 		MFAKey:            c.MFAKey,

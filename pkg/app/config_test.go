@@ -33,7 +33,7 @@ func TestConfigDefaults(t *testing.T) {
 		RedisKeyPrefix: "authfn:", JWTSecret: []byte(secret), JWTIssuer: "authfn", JWTAudience: "authfn",
 		AccessTokenTTL: 1800 * time.Second, RefreshTokenTTL: 7 * 24 * time.Hour, SessionMaxAge: 30 * 24 * time.Hour,
 		RefreshReuseGrace: 10 * time.Second, BcryptCost: 12, AdminUsername: "admin", Addr: ":8080", LocalDir: ".local", LogLevel: slog.LevelInfo,
-		LoginMaxFailures: 5, LoginMaxFailuresPerIP: 100, LoginFailureWindow: 15 * time.Minute,
+		LoginMaxFailures: 5, LoginMaxFailuresPerIP: 100, LoginMaxFailuresPerUsername: 50, LoginFailureWindow: 15 * time.Minute,
 		CleanupInterval: 15 * time.Minute, AuditRetention: 90 * 24 * time.Hour, StoreTimeout: 3 * time.Second,
 		GPUStackTimeout: 3 * time.Second, AdminMFA: "optional",
 	}
@@ -48,7 +48,7 @@ func TestConfigValues(t *testing.T) {
 		"REFRESH_REUSE_GRACE": "0", "BCRYPT_COST": "10", "TRUSTED_PROXIES": "10.0.0.0/8, 192.0.2.1 ,::1",
 		"CORS_ALLOWED_ORIGINS": "https://a.example,https://b.example", "LOG_LEVEL": "debug",
 		"DATABASE_URL": "postgres://u:p@db:5432/authfn", "REDIS_URL": "redis://cache:6379?addr=cache2:6379",
-		"GPUSTACK_URL": "http://127.0.0.1:9000", "LOGIN_MAX_FAILURES": "3",
+		"GPUSTACK_URL": "http://127.0.0.1:9000", "LOGIN_MAX_FAILURES": "3", "METRICS_ADDR": ":9090",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -59,6 +59,9 @@ func TestConfigValues(t *testing.T) {
 	wantProxies := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.0.2.1/32"), netip.MustParsePrefix("::1/128")}
 	if !cmp.Equal(c.TrustedProxies, wantProxies, cmp.Comparer(func(a, b netip.Prefix) bool { return a == b })) {
 		t.Errorf("TrustedProxies = %v, want %v", c.TrustedProxies, wantProxies)
+	}
+	if c.MetricsAddr != ":9090" {
+		t.Errorf("MetricsAddr = %q, want :9090", c.MetricsAddr)
 	}
 	if len(c.CORSOrigins) != 2 || c.LogLevel != slog.LevelDebug {
 		t.Errorf("CORS %v level %v", c.CORSOrigins, c.LogLevel)
@@ -74,6 +77,8 @@ func TestConfigReportsEveryProblem(t *testing.T) {
 		"ADMIN_USERNAME": "bad name", "ADMIN_PASSWORD": "short", "LOGIN_MAX_FAILURES": "many",
 		"REFRESH_TOKEN_TTL": "1000h", "GPUSTACK_URL": "http://gpustack.example.com", "SESSION_MAX_AGE": "-1h",
 		"MFA_KEY": "c2l4dGVlbi1ieXRlLWtleQ==", "ADMIN_MFA": "always",
+		"LOGIN_MAX_FAILURES_PER_USERNAME": "3",
+		"METRICS_ADDR":                    "9090",
 	}
 	_, err := ConfigFromEnv(env(bad))
 	if err == nil {
@@ -122,6 +127,59 @@ func TestConfigMFA(t *testing.T) {
 	// The setup step reads it too: it checks the key against the database.
 	if c, err := SetupConfigFromEnv(env(map[string]string{"MFA_KEY": base64.StdEncoding.EncodeToString(key)})); err != nil || !bytes.Equal(c.MFAKey, key) {
 		t.Errorf("SetupConfigFromEnv: key %x, %v", c.MFAKey, err)
+	}
+}
+
+// TestConfigLoginCeiling: LOGIN_MAX_FAILURES_PER_USERNAME is the core's
+// per-username ceiling, with LOGIN_MAX_FAILURES per (username, address)
+// (docs/security.md 8). A ceiling below the per-address limit would lock a
+// name from everywhere first, so it stops the start; an equal one (the
+// old per-username lock) is the operator's choice.
+func TestConfigLoginCeiling(t *testing.T) {
+	c, err := ConfigFromEnv(env(map[string]string{"JWT_SECRET": secret, "LOGIN_MAX_FAILURES": "7", "LOGIN_MAX_FAILURES_PER_USERNAME": "70"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := c.AuthConfig(); a.UserThrottle.Max != 7 || a.UserCeiling.Max != 70 || a.UserCeiling.Window != 15*time.Minute || a.UserCeiling.MaxLock != 15*time.Minute {
+		t.Errorf("pair policy %+v, ceiling %+v; want 7 and 70 failures in 15 minutes", a.UserThrottle, a.UserCeiling)
+	}
+	if _, err := ConfigFromEnv(env(map[string]string{"JWT_SECRET": secret, "LOGIN_MAX_FAILURES_PER_USERNAME": "5"})); err != nil {
+		t.Errorf("a ceiling equal to LOGIN_MAX_FAILURES: %v", err)
+	}
+	for _, v := range []string{"4", "0", "-1", "lots"} {
+		_, err := ConfigFromEnv(env(map[string]string{"JWT_SECRET": secret, "LOGIN_MAX_FAILURES_PER_USERNAME": v}))
+		if err == nil || !strings.Contains(err.Error(), "LOGIN_MAX_FAILURES_PER_USERNAME") {
+			t.Errorf("ceiling %q: err = %v, want it refused", v, err)
+		}
+	}
+}
+
+// TestConfigGPUStackAPIKey: GPUSTACK_API_KEY is read with GPUSTACK_URL;
+// without one, or unfit for a header, it stops the start, and the error
+// names the variable, never the key.
+func TestConfigGPUStackAPIKey(t *testing.T) {
+	const key = "gpustack_0a1b2c3d_s3cr3t"
+	c, err := ConfigFromEnv(env(map[string]string{"JWT_SECRET": secret, "GPUSTACK_URL": "https://gpustack.example.com", "GPUSTACK_API_KEY": " " + key + "\n"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.GPUStackAPIKey != key {
+		t.Errorf("GPUStackAPIKey = %q, want %q", c.GPUStackAPIKey, key)
+	}
+	for _, tc := range []struct{ name, url, key string }{
+		{"without GPUSTACK_URL", "", key},
+		{"with a space", "https://gpustack.example.com", "gpustack_0a1b s3cr3t"},
+		{"too long", "https://gpustack.example.com", strings.Repeat("s3cr3t", 200)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ConfigFromEnv(env(map[string]string{"JWT_SECRET": secret, "GPUSTACK_URL": tc.url, "GPUSTACK_API_KEY": tc.key}))
+			if err == nil || !strings.Contains(err.Error(), "GPUSTACK_API_KEY") {
+				t.Fatalf("err = %v, want one naming GPUSTACK_API_KEY", err)
+			}
+			if strings.Contains(err.Error(), "s3cr3t") {
+				t.Errorf("error echoes the key: %v", err)
+			}
+		})
 	}
 }
 
@@ -207,7 +265,10 @@ func TestFunctionsDoNotLinkEmbeddedStores(t *testing.T) {
 	if err != nil {
 		t.Fatalf("go list: %v\n%s", err, out)
 	}
-	for _, banned := range []string{"modernc.org/sqlite", "github.com/alicebob/miniredis/v2", "authfn/pkg/sqlite", "authfn/local"} {
+	// Nor the Prometheus client: the functions write EMF, and only the
+	// runner serves /metrics (a Lambda cold start reads the whole binary).
+	for _, banned := range []string{"modernc.org/sqlite", "github.com/alicebob/miniredis/v2", "authfn/pkg/sqlite", "authfn/local",
+		"github.com/prometheus/client_golang", "authfn/pkg/metrics/prom"} {
 		for _, line := range strings.Split(string(out), "\n") {
 			if line == banned || strings.HasPrefix(line, banned+"/") {
 				t.Errorf("functions link %s", line)

@@ -2,9 +2,12 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 	"net/http"
 	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
 
 	"authfn/pkg/lambdahttp"
 	"authfn/pkg/web"
@@ -12,21 +15,32 @@ import (
 
 // ServeLambda is the whole main of an endpoint group's Lambda function:
 // it opens the app from the process environment (once per cold start; the
-// clients connect lazily, so no network round trip), registers the group's
-// routes and serves them for every event shape lambdahttp knows. scheduled,
-// if not nil, answers EventBridge scheduled events. It never returns; a
-// bad configuration ends the process with the reason in the log.
+// clients connect lazily, so no network round trip) and serves the
+// group's LambdaHandler. It never returns; a bad configuration ends the
+// process with the reason in the log.
 func ServeLambda(register func(r web.Router, a *App), scheduled func(a *App) lambdahttp.Scheduled) {
 	a, err := Open(context.Background(), os.Getenv)
 	if err != nil {
 		slog.Error("cold start", "err", err)
 		os.Exit(1)
 	}
+	lambda.Start(a.LambdaHandler(register, scheduled))
+}
+
+// LambdaHandler registers the group's routes on a mux behind the shared
+// middleware and returns the handler of every event shape lambdahttp
+// knows (the client address and request id from the event's request
+// context). scheduled, if not nil, answers EventBridge scheduled events.
+// After each invocation, whatever its outcome, a's metrics are flushed:
+// in Lambda, the EMF lines of that invocation.
+func (a *App) LambdaHandler(register func(r web.Router, a *App), scheduled func(a *App) lambdahttp.Scheduled) func(ctx context.Context, raw json.RawMessage) (any, error) {
 	mux := http.NewServeMux()
 	register(mux, a)
 	var sched lambdahttp.Scheduled
 	if scheduled != nil {
 		sched = scheduled(a)
 	}
-	lambdahttp.Start(a.Logger, mux, a.Web, sched)
+	o := a.Web
+	o.Gateway = lambdahttp.Gateway
+	return lambdahttp.AfterEach(lambdahttp.Handler(web.Stack(a.Logger, mux, o), sched), a.Metrics.Flush)
 }

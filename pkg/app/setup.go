@@ -94,7 +94,7 @@ func OpenSetup(ctx context.Context, getenv func(string) string, stdout io.Writer
 		return nil, nil, errors.New("DATABASE_URL is required: migrate applies migrations to a PostgreSQL database")
 	}
 	logger := NewLogger(stdout, cfg.LogLevel)
-	pg, err := OpenPostgres(ctx, cfg, LambdaMaxConns)
+	pg, err := OpenPostgres(ctx, cfg, Pooling{MaxConns: LambdaMaxConns}, nil)
 	if err != nil {
 		return nil, nil, err
 	}

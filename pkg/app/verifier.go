@@ -81,6 +81,10 @@ func (noSQL) ListUsers(context.Context, auth.UserQuery) ([]auth.User, error) {
 
 func (noSQL) CountActiveAdmins(context.Context) (int, error) { return 0, errNoSQL() }
 
+func (noSQL) CountUsers(context.Context) (auth.UserCounts, error) {
+	return auth.UserCounts{}, errNoSQL()
+}
+
 func (noSQL) RecordLogin(context.Context, int64, time.Time, string, string) error {
 	return errNoSQL()
 }
@@ -98,6 +102,10 @@ func (noSQL) UpdatePreferences(context.Context, int64, auth.Preferences, int) (a
 func (noSQL) RecordEvent(context.Context, auth.Event) error { return errNoSQL() }
 
 func (noSQL) Events(context.Context, auth.EventQuery) ([]auth.Event, error) {
+	return nil, errNoSQL()
+}
+
+func (noSQL) CountEventsByHour(context.Context, []string, time.Time, time.Time) ([]auth.HourCount, error) {
 	return nil, errNoSQL()
 }
 

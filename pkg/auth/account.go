@@ -31,7 +31,7 @@ func (s *Sessions) MySessions(ctx context.Context, sess Session) ([]Session, err
 // included). Returns ErrNotFound for an id that is not a live session of
 // the caller, so that other users' session ids cannot be probed.
 func (s *Sessions) EndOwnSession(ctx context.Context, sess Session, sessionID string) error {
-	if !sessionIDPattern.MatchString(sessionID) {
+	if !validSessionID(sessionID) {
 		return ErrNotFound
 	}
 	ok, err := s.sessions.RevokeSession(ctx, sess.UserID, sessionID)

@@ -51,6 +51,11 @@ func TestAdminOperationsCheckTheActor(t *testing.T) {
 			return err
 		},
 		"Cleanup": func(a auth.Session) error { _, err := env.Auth.Admin.Cleanup(ctx, a); return err },
+		"AuditEvents": func(a auth.Session) error {
+			_, err := env.Auth.Admin.AuditEvents(ctx, a, auth.AuditQuery{Limit: 50})
+			return err
+		},
+		"Stats": func(a auth.Session) error { _, err := env.Auth.Admin.Stats(ctx, a, 24); return err },
 	}
 	refused := map[string]struct {
 		actor auth.Session

@@ -17,7 +17,8 @@ type Config struct {
 	SessionMaxAge     time.Duration // absolute lifetime of a session
 	RefreshReuseGrace time.Duration // how long a just-rotated refresh token answers 409 rather than revoking
 	BcryptCost        int
-	UserThrottle      ThrottlePolicy // login failures per username
+	UserThrottle      ThrottlePolicy // login failures per username from one client address
+	UserCeiling       ThrottlePolicy // login failures per username across all addresses
 	IPThrottle        ThrottlePolicy // login failures per client IP
 	AuditRetention    time.Duration  // cleanup deletes audit events older than this
 	// MFAKey is MFA_KEY, the AES-256 key TOTP secrets are sealed with; nil
@@ -56,11 +57,14 @@ type core struct {
 	throttle Throttle
 	locker   Locker
 	upstream Upstream // nil: no fallback login
-	tokens   *Tokens  // nil in a Setup, which signs nothing
-	hasher   *hasher
-	logger   *slog.Logger
-	clock    func() time.Time
-	rand     io.Reader
+	// directory, when set, is re-checked by cleanup (upstream_recheck.go).
+	directory UpstreamDirectory
+	tokens    *Tokens // nil in a Setup, which signs nothing
+	hasher    *hasher
+	logger    *slog.Logger
+	metrics   Metrics // nil: nothing counted
+	clock     func() time.Time
+	rand      io.Reader
 
 	// Multi-factor authentication (mfa.go).
 	mfa        MFAStore
@@ -103,6 +107,10 @@ func WithClock(now func() time.Time) Option { return func(c *core) { c.clock = n
 // upstream identity provider (GPUStack), as docs/architecture.md's fallback says.
 func WithUpstream(u Upstream) Option { return func(c *core) { c.upstream = u } }
 
+// WithUpstreamDirectory makes cleanup re-check the users provisioned from
+// d's source against d's list of users (see Maintenance.Cleanup).
+func WithUpstreamDirectory(d UpstreamDirectory) Option { return func(c *core) { c.directory = d } }
+
 // WithLogger makes the service log to l (audit-write failures, rehashes).
 func WithLogger(l *slog.Logger) Option { return func(c *core) { c.logger = l } }
 
@@ -111,15 +119,41 @@ func WithLogger(l *slog.Logger) Option { return func(c *core) { c.logger = l } }
 func (s *core) now() time.Time { return s.clock().UTC().Truncate(time.Microsecond) }
 
 // record appends an audit event, filling time and client from ctx. A
-// failed write is logged, not returned: the action it describes already
-// happened, and refusing logins because the audit table is slow would turn
-// a logging fault into an outage.
+// failed write is retried once, at once, on a fresh context of its own
+// (the first may have failed because the request's context ended, or on a
+// connection that a restart closed), and counted either way. It is never
+// returned: the action it describes already happened, and refusing logins
+// because the audit table is slow would turn a logging fault into an
+// outage.
 func (s *core) record(ctx context.Context, e Event) {
 	c := ClientFromContext(ctx)
 	e.Time = s.now()
 	e.IP, e.UserAgent, e.RequestID = c.IP, c.UserAgent, c.RequestID
-	if err := s.audit.RecordEvent(ctx, e); err != nil {
-		s.logger.ErrorContext(ctx, "audit write failed", "event", e.Type, "err", err)
+	// What happened is recorded even when the caller has gone: a client
+	// that hangs up after its login started a session must not erase
+	// the event. The store's own deadline still bounds the write.
+	err := s.audit.RecordEvent(context.WithoutCancel(ctx), e)
+	if err == nil {
+		return
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), auditRetryTimeout)
+	defer cancel()
+	if err2 := s.audit.RecordEvent(rctx, e); err2 != nil {
+		s.logger.ErrorContext(ctx, "audit write failed", "event", e.Type, "err", err, "retry_err", err2)
+		s.auditFailed(AuditLost)
+		return
+	}
+	s.logger.WarnContext(ctx, "audit write failed, then succeeded on retry", "event", e.Type, "err", err)
+	s.auditFailed(AuditRetriedOK)
+}
+
+// auditRetryTimeout bounds the one retry of a failed audit write: short,
+// since a login waits for it, and the store's own deadline may be longer.
+const auditRetryTimeout = time.Second
+
+func (s *core) auditFailed(o AuditOutcome) {
+	if s.metrics != nil {
+		s.metrics.AuditWriteFailed(o)
 	}
 }
 

@@ -135,13 +135,13 @@ func (s *core) checkCode(ctx context.Context, u User, code string, now time.Time
 }
 
 // mfaFailed writes the audit events of a wrong second factor (already
-// counted against the throttle, like a wrong password: docs/security.md 34)
-// and returns ErrInvalidCredentials, the one answer every failed
-// credential gets.
+// counted against the throttle, like a wrong password: docs/security.md 34):
+// login.mfa_failed, which statistics count as a failed login, and
+// login.locked when it started a lock. It returns ErrInvalidCredentials,
+// the one answer every failed credential gets.
 func (s *core) mfaFailed(ctx context.Context, a attempt, u User, method, reason string) error {
-	s.record(ctx, Event{Type: EventLoginMFAFailed, TargetID: &u.ID, Username: u.Username,
+	return s.failed(ctx, a, Event{Type: EventLoginMFAFailed, TargetID: &u.ID, Username: u.Username,
 		Details: map[string]any{"method": method, "reason": reason}})
-	return s.loginFailed(ctx, a, u.Username, u.ID, "mfa_"+reason)
 }
 
 // secondFactor decides what a login with the right password still needs:

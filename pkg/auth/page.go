@@ -29,10 +29,19 @@ func StorePageLimit(n int) int {
 
 // checkLimit returns CodeValidation for a page size outside 1..MaxPageLimit.
 func checkLimit(limit int) error {
-	if limit < 1 || limit > MaxPageLimit {
-		return &Error{Code: CodeValidation, Message: "The page size is out of range.", Fields: map[string]string{"limit": fmt.Sprintf("must be between 1 and %d", MaxPageLimit)}}
+	if msg := limitRule(limit); msg != "" {
+		return &Error{Code: CodeValidation, Message: "The page size is out of range.", Fields: map[string]string{"limit": msg}}
 	}
 	return nil
+}
+
+// limitRule returns the field message for a page size outside
+// 1..MaxPageLimit, or "".
+func limitRule(limit int) string {
+	if limit < 1 || limit > MaxPageLimit {
+		return fmt.Sprintf("must be between 1 and %d", MaxPageLimit)
+	}
+	return ""
 }
 
 // ID cursors are opaque to clients: base64url of "u:<id>", so that a

@@ -3,6 +3,7 @@ package auth
 import (
 	"crypto/rand"
 	"errors"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -106,7 +107,7 @@ func FuzzParseRefreshToken(f *testing.F) {
 	f.Add("r1..")
 	f.Fuzz(func(t *testing.T, raw string) {
 		uid, sid, ok := parseRefreshToken(raw)
-		if ok && (uid <= 0 || !sessionIDPattern.MatchString(sid)) {
+		if ok && (uid <= 0 || !validSessionID(sid)) {
 			t.Fatalf("accepted %q as user %d session %q", raw, uid, sid)
 		}
 	})
@@ -130,4 +131,19 @@ func TestTruncate(t *testing.T) {
 	if got := truncate("abc", 5); got != "abc" {
 		t.Errorf("truncate short = %q", got)
 	}
+}
+
+// FuzzValidSessionID holds validSessionID to the form docs/api.md gives
+// session ids, written as the regular expression it replaces.
+func FuzzValidSessionID(f *testing.F) {
+	form := regexp.MustCompile(`^s_[A-Za-z0-9_-]{22}$`)
+	for _, s := range []string{"s_AAAAAAAAAAAAAAAAAAAAAA", "s_AAAAAAAAAAAAAAAAAAAAA", "s_AAAAAAAAAAAAAAAAAAAAAAA", "t_AAAAAAAAAAAAAAAAAAAAAA",
+		"s_AAAAAAAAAAAAAAAAAAAAA\n", "s_AAAAAAAAAAAAAAAAAAAA-_", "s_AAAAAAAAAAAAAAAAAAAAA=", "s_\u00e9AAAAAAAAAAAAAAAAAAAA", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, id string) {
+		if got, want := validSessionID(id), form.MatchString(id); got != want {
+			t.Errorf("validSessionID(%q) = %v, want %v", id, got, want)
+		}
+	})
 }

@@ -41,7 +41,7 @@ func (s *Sessions) RevokeToken(ctx context.Context, token string) error {
 		return nil
 	}
 	c, err := s.tokens.Parse(token)
-	if err != nil || !sessionIDPattern.MatchString(c.SessionID) {
+	if err != nil || !validSessionID(c.SessionID) {
 		return nil
 	}
 	userID := c.UserID()

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -40,6 +39,24 @@ func (s *Sessions) Login(ctx context.Context, username, password string) (TokenP
 // a wrong password, counted alike. For a user without MFA the code is
 // ignored. Returns what Login returns.
 func (s *Sessions) LoginWithCode(ctx context.Context, username, password, code string) (TokenPair, error) {
+	p, err := s.login(ctx, username, password, code)
+	return p, s.loginFinished(err)
+}
+
+// loginFinished counts a login's outcome, unless it waits for its second
+// step (mfa_required: LoginMFA counts how that ends), and returns err
+// without the marker that is for the count only.
+func (s *Sessions) loginFinished(err error) error {
+	if s.metrics != nil && ErrorCode(err) != CodeMFARequired {
+		s.metrics.LoginFinished(loginOutcome(err))
+	}
+	if up, ok := err.(upstreamFailed); ok {
+		err = up.err
+	}
+	return err
+}
+
+func (s *Sessions) login(ctx context.Context, username, password, code string) (TokenPair, error) {
 	now := s.now()
 	a, err := s.beginAttempt(ctx, now, username)
 	if err != nil {
@@ -91,6 +108,11 @@ func (s *Sessions) LoginWithCode(ctx context.Context, username, password, code s
 // deactivated, changed password or lost MFA meanwhile), ErrMFACodeInvalid,
 // CodeRateLimited, CodeUnavailable.
 func (s *Sessions) LoginMFA(ctx context.Context, mfaToken, code string) (TokenPair, error) {
+	p, err := s.loginMFA(ctx, mfaToken, code)
+	return p, s.loginFinished(err)
+}
+
+func (s *Sessions) loginMFA(ctx context.Context, mfaToken, code string) (TokenPair, error) {
 	now := s.now()
 	u, err := s.takeMFAToken(ctx, mfaToken, now)
 	if err != nil {
@@ -230,8 +252,22 @@ func hashToken(t string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// sessionIDPattern matches the ids this service makes: "s_" and 128 random bits.
-var sessionIDPattern = regexp.MustCompile(`^s_[A-Za-z0-9_-]{22}$`)
+// validSessionID reports whether id is of the form this service makes:
+// "s_" and 128 random bits in 22 characters of [A-Za-z0-9_-]. A loop, not
+// a regular expression: every authenticated request checks one.
+func validSessionID(id string) bool {
+	if len(id) != 24 || id[:2] != "s_" {
+		return false
+	}
+	for _, c := range []byte(id[2:]) {
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '_', c == '-':
+		default:
+			return false
+		}
+	}
+	return true
+}
 
 // parseRefreshToken splits a refresh token; ok is false for anything this
 // service could not have issued.
@@ -244,7 +280,7 @@ func parseRefreshToken(t string) (userID int64, sessionID string, ok bool) {
 		return 0, "", false
 	}
 	id, err := strconv.ParseInt(parts[0], 10, 64)
-	if err != nil || id <= 0 || !sessionIDPattern.MatchString(parts[1]) {
+	if err != nil || id <= 0 || !validSessionID(parts[1]) {
 		return 0, "", false
 	}
 	return id, parts[1], true
@@ -257,6 +293,14 @@ func parseRefreshToken(t string) (userID int64, sessionID string, ok bool) {
 // ErrTokenReused, after revoking the whole session, when a token rotated
 // earlier comes back.
 func (s *Sessions) Refresh(ctx context.Context, token string) (TokenPair, error) {
+	p, err := s.refresh(ctx, token)
+	if s.metrics != nil {
+		s.metrics.RefreshFinished(refreshOutcome(err))
+	}
+	return p, err
+}
+
+func (s *Sessions) refresh(ctx context.Context, token string) (TokenPair, error) {
 	now := s.now()
 	userID, sid, ok := parseRefreshToken(token)
 	if !ok {
@@ -299,7 +343,7 @@ func (s *Sessions) Authenticate(ctx context.Context, token string) (Session, err
 	if err != nil {
 		return Session{}, err
 	}
-	if !sessionIDPattern.MatchString(c.SessionID) {
+	if !validSessionID(c.SessionID) {
 		return Session{}, ErrInvalidToken
 	}
 	sess, err := s.sessions.TouchSession(ctx, c.UserID(), c.SessionID, s.now())

@@ -39,40 +39,60 @@ type Throttle interface {
 }
 
 // attempt is a sign-in attempt, counted against the throttle before the
-// password is checked (see Throttle).
+// password is checked (see Throttle), under three keys (docs/security.md 8):
+// the client's address, the pair of username and address, and the
+// username alone, whose much higher ceiling holds across all addresses.
 type attempt struct {
 	now      time.Time
-	user, ip string        // throttle keys; ip is "" when the address is unknown
+	user     string        // the username's ceiling, across all addresses
+	pair     string        // the username from this address (or from an unknown one)
+	ip       string        // "" when the address is unknown
 	userLock time.Duration // the locks this attempt started
+	pairLock time.Duration
 	ipLock   time.Duration
 }
 
-// beginAttempt counts an attempt against the client's address, then the
-// username, and refuses it with CodeRateLimited while either is locked.
-func (s *core) beginAttempt(ctx context.Context, now time.Time, username string) (attempt, error) {
-	a := attempt{now: now, user: userThrottleKey(username), ip: ipThrottleKey(ClientFromContext(ctx).IP)}
+// counter is one of an attempt's keys, with its policy and the lock the
+// attempt started on it.
+type counter struct {
+	key    string
+	policy ThrottlePolicy
+	lock   *time.Duration
+}
+
+// counters lists a's keys in the order they are counted: the address,
+// then the pair, then the username. An attempt refused by an earlier key
+// never touches a later one, so a locked address or pair adds nothing to
+// the username's ceiling, which counts passwords actually tried.
+func (s *core) counters(a *attempt) []counter {
+	cs := make([]counter, 0, 3)
 	if a.ip != "" {
-		wait, started, err := s.throttle.Attempt(ctx, a.ip, s.cfg.IPThrottle, now)
+		cs = append(cs, counter{a.ip, s.cfg.IPThrottle, &a.ipLock})
+	}
+	return append(cs, counter{a.pair, s.cfg.UserThrottle, &a.pairLock}, counter{a.user, s.cfg.UserCeiling, &a.userLock})
+}
+
+// beginAttempt counts an attempt against the client's address, the
+// (username, address) pair and the username's ceiling, and refuses it with
+// CodeRateLimited while any of them is locked.
+func (s *core) beginAttempt(ctx context.Context, now time.Time, username string) (attempt, error) {
+	ip := ipThrottleKey(ClientFromContext(ctx).IP)
+	a := attempt{now: now, user: userThrottleKey(username), pair: pairThrottleKey(username, ip), ip: ip}
+	cs := s.counters(&a)
+	for i, c := range cs {
+		wait, started, err := s.throttle.Attempt(ctx, c.key, c.policy, now)
 		if err != nil {
 			return a, err
 		}
 		if wait > 0 {
+			// No password was tried: the keys already counted get their attempt back.
+			for _, d := range cs[:i] {
+				_ = s.throttle.Refund(ctx, d.key, now, *d.lock)
+			}
 			return a, rateLimited(wait)
 		}
-		a.ipLock = started
+		*c.lock = started
 	}
-	wait, started, err := s.throttle.Attempt(ctx, a.user, s.cfg.UserThrottle, now)
-	if err != nil {
-		return a, err
-	}
-	if wait > 0 {
-		// No password was tried: the address gets its attempt back.
-		if a.ip != "" {
-			_ = s.throttle.Refund(ctx, a.ip, now, a.ipLock)
-		}
-		return a, rateLimited(wait)
-	}
-	a.userLock = started
 	return a, nil
 }
 
@@ -80,11 +100,16 @@ func rateLimited(wait time.Duration) error {
 	return &Error{Code: CodeRateLimited, Message: "Too many failed attempts; try again later.", RetryAfter: wait}
 }
 
-// attemptSucceeded clears the username's count (docs/security.md 10) and gives
-// the address its attempt back; an address's count is never cleared by a
-// success, or one valid account would reset it for a password sprayer.
+// attemptSucceeded clears the pair's count (docs/security.md 10) and gives
+// the address and the username's ceiling their attempt back. Neither of
+// those is cleared by a success: one valid account would reset an
+// address's count for a password sprayer, and the user's own logins
+// would reset the ceiling for someone guessing from many addresses.
 func (s *core) attemptSucceeded(ctx context.Context, a attempt) error {
-	if err := s.throttle.Reset(ctx, a.user); err != nil {
+	if err := s.throttle.Reset(ctx, a.pair); err != nil {
+		return err
+	}
+	if err := s.throttle.Refund(ctx, a.user, a.now, a.userLock); err != nil {
 		return err
 	}
 	if a.ip == "" {
@@ -93,14 +118,13 @@ func (s *core) attemptSucceeded(ctx context.Context, a attempt) error {
 	return s.throttle.Refund(ctx, a.ip, a.now, a.ipLock)
 }
 
-// abandon gives an attempt back to both counters when it failed for a
+// abandon gives an attempt back to every counter when it failed for a
 // reason that says nothing about the password (a store or an upstream
 // that cannot be reached): an outage must not lock people out.
 func (s *core) abandon(ctx context.Context, a attempt) {
 	ctx = context.WithoutCancel(ctx)
-	_ = s.throttle.Refund(ctx, a.user, a.now, a.userLock)
-	if a.ip != "" {
-		_ = s.throttle.Refund(ctx, a.ip, a.now, a.ipLock)
+	for _, c := range s.counters(&a) {
+		_ = s.throttle.Refund(ctx, c.key, a.now, *c.lock)
 	}
 }
 
@@ -109,6 +133,25 @@ func (s *core) abandon(ctx context.Context, a attempt) {
 func userThrottleKey(username string) string {
 	u := sha256.Sum256([]byte(strings.ToLower(username)))
 	return "u:" + hex.EncodeToString(u[:16])
+}
+
+// unknownAddress stands for the address in the pair key of a client whose
+// address is unknown. All such clients share one pair per username, under
+// the strict per-pair limit: one who hides their address gains no
+// guesses. It cannot be mistaken for an address, whose keys start "ip:".
+const unknownAddress = "?"
+
+// pairThrottleKey counts a username (without regard to case) from one
+// address key (ipThrottleKey, so an IPv6 client by its /64), or from an
+// unknown address when ip is "". The address comes first and holds no NUL,
+// so the first NUL ends it and no two pairs share a key; the hash keeps
+// the key short and safe.
+func pairThrottleKey(username, ip string) string {
+	if ip == "" {
+		ip = unknownAddress
+	}
+	p := sha256.Sum256([]byte(ip + "\x00" + strings.ToLower(username)))
+	return "p:" + hex.EncodeToString(p[:16])
 }
 
 // ipThrottleKey counts an IPv4 address alone and an IPv6 address by its
@@ -134,8 +177,16 @@ func (s *core) loginFailed(ctx context.Context, a attempt, username string, user
 	if userID != 0 {
 		e.TargetID = &userID
 	}
+	return s.failed(ctx, a, e)
+}
+
+// failed writes e, the audit event of a failed attempt (already counted),
+// and login.locked when the attempt started a lock, and returns the one
+// answer every failure gets: for a wrong password (loginFailed) and a
+// wrong second factor (mfaFailed) alike.
+func (s *core) failed(ctx context.Context, a attempt, e Event) error {
 	s.record(ctx, e)
-	if locked := max(a.userLock, a.ipLock); locked > 0 {
+	if locked := max(a.userLock, a.pairLock, a.ipLock); locked > 0 {
 		e.Type, e.Details = EventLoginLocked, map[string]any{"locked_seconds": int(locked.Seconds())}
 		s.record(ctx, e)
 	}

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"time"
@@ -259,21 +260,51 @@ func (t *Tokens) keyFor(tok *jwt.Token) (any, error) {
 
 // UnmarshalJSON refuses a time claim (exp, iat, nbf) that is not a JSON
 // number: RFC 7519 makes them NumericDates, and golang-jwt would also take
-// a string such as "1999999999".
+// a string such as "1999999999". It reads the claims in one pass, since
+// this runs on every authenticated request.
 func (c *AccessClaims) UnmarshalJSON(b []byte) error {
-	var times struct {
-		Exp json.RawMessage `json:"exp"`
-		Iat json.RawMessage `json:"iat"`
-		Nbf json.RawMessage `json:"nbf"`
+	var w struct {
+		Issuer    string           `json:"iss"`
+		Subject   string           `json:"sub"`
+		Audience  jwt.ClaimStrings `json:"aud"`
+		ExpiresAt numericDate      `json:"exp"`
+		NotBefore numericDate      `json:"nbf"`
+		IssuedAt  numericDate      `json:"iat"`
+		ID        string           `json:"jti"`
+		SessionID string           `json:"sid"`
+		Username  string           `json:"username"`
+		Admin     bool             `json:"admin"`
 	}
-	if err := json.Unmarshal(b, &times); err != nil {
+	if err := json.Unmarshal(b, &w); err != nil {
 		return err
 	}
-	for _, v := range []json.RawMessage{times.Exp, times.Iat, times.Nbf} {
-		if len(v) > 0 && v[0] != '-' && (v[0] < '0' || v[0] > '9') {
-			return errors.New("a time claim is not a JSON number")
-		}
+	*c = AccessClaims{
+		RegisteredClaims: jwt.RegisteredClaims{
+			Issuer: w.Issuer, Subject: w.Subject, Audience: w.Audience, ID: w.ID,
+			ExpiresAt: w.ExpiresAt.d, NotBefore: w.NotBefore.d, IssuedAt: w.IssuedAt.d,
+		},
+		SessionID: w.SessionID, Username: w.Username, Admin: w.Admin,
 	}
-	type plain AccessClaims
-	return json.Unmarshal(b, (*plain)(c))
+	return nil
+}
+
+// numericDate is a time claim that must be a JSON number: null, a string
+// or anything else is an error, wherever it appears (a repeated key too).
+type numericDate struct{ d *jwt.NumericDate }
+
+func (n *numericDate) UnmarshalJSON(b []byte) error {
+	if len(b) == 0 || (b[0] != '-' && (b[0] < '0' || b[0] > '9')) {
+		return errors.New("a time claim is not a JSON number")
+	}
+	// b is a JSON number (the decoder checked the value; a digit or '-'
+	// starts no other), which ParseFloat reads as json.Number.Float64
+	// would. Seconds and fraction become a time as jwt.NumericDate's own
+	// UnmarshalJSON makes them, without decoding b a second time.
+	f, err := strconv.ParseFloat(string(b), 64)
+	if err != nil {
+		return fmt.Errorf("could not convert json number value to float: %w", err)
+	}
+	s, frac := math.Modf(f)
+	n.d = jwt.NewNumericDate(time.Unix(int64(s), int64(frac*1e9)))
+	return nil
 }

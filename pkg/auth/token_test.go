@@ -6,6 +6,8 @@ import (
 	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -44,6 +46,19 @@ func signHS(t *testing.T, claims jwt.MapClaims, key []byte) string {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// signRawHS signs payload exactly as given, for claims a map cannot hold
+// (a repeated key).
+func signRawHS(t *testing.T, payload string) string {
+	t.Helper()
+	b64 := base64.RawURLEncoding.EncodeToString
+	signing := b64([]byte(`{"alg":"HS256","typ":"JWT"}`)) + "." + b64([]byte(payload))
+	sig, err := jwt.SigningMethodHS256.Sign(signing, testSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return signing + "." + b64(sig)
 }
 
 func TestTokensRoundTrip(t *testing.T) {
@@ -98,6 +113,13 @@ func TestTokensReject(t *testing.T) {
 	jku.Header["kid"] = "evil"
 	jkuRaw, _ := jku.SignedString(testSecret)
 
+	// A payload written out, for what a map cannot hold; with %s = exp it is valid.
+	const raw = `{"iss":"authfn","aud":"authfn","sub":"42","sid":"s_AAAAAAAAAAAAAAAAAAAAAA","jti":"j1","iat":%s,"exp":%s}`
+	iat, exp := strconv.FormatInt(testNow.Add(-time.Minute).Unix(), 10), strconv.FormatInt(testNow.Add(29*time.Minute).Unix(), 10)
+	if _, err := tk.Parse(signRawHS(t, fmt.Sprintf(raw, iat, exp))); err != nil {
+		t.Fatalf("Parse of the written-out payload = %v, want it valid", err)
+	}
+
 	cases := []struct {
 		name  string
 		token string
@@ -121,6 +143,11 @@ func TestTokensReject(t *testing.T) {
 		{"missing jti", signHS(t, with("jti", nil), testSecret)},
 		{"non-numeric sub", signHS(t, with("sub", "alice"), testSecret)},
 		{"zero sub", signHS(t, with("sub", "0"), testSecret)},
+		{"exp as a string", signHS(t, with("exp", exp), testSecret)},
+		{"iat as a string", signHS(t, with("iat", iat), testSecret)},
+		{"nbf as a string", signHS(t, with("nbf", iat), testSecret)},
+		{"exp null", signHS(t, with("exp", json.RawMessage("null")), testSecret)},
+		{"exp repeated, first as a string", signRawHS(t, fmt.Sprintf(raw, iat, `"`+exp+`","exp":`+exp))},
 		{"unknown kid with jku", jkuRaw},
 		{"oversized", strings.Repeat("a", MaxTokenBytes+1)},
 	}

@@ -22,3 +22,14 @@ type Upstream interface {
 	// open circuit breaker is CodeUnavailable.
 	Authenticate(ctx context.Context, username, password string) (UpstreamUser, error)
 }
+
+// UpstreamDirectory lists the users of an upstream, so that cleanup can
+// take access away from users the upstream deactivated or deleted (see
+// Maintenance.Cleanup).
+type UpstreamDirectory interface {
+	// Source is the name stored as these users' source ("gpustack").
+	Source() string
+	// ListUsers returns every user the upstream has, or an error: never
+	// a partial list, since a user missing from it counts as deleted.
+	ListUsers(ctx context.Context) ([]UpstreamUser, error)
+}

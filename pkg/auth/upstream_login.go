@@ -36,7 +36,7 @@ func (s *Sessions) upstreamLogin(ctx context.Context, a attempt, username, passw
 		s.abandon(ctx, a)
 		s.record(ctx, Event{Type: EventUpstreamFailed, TargetID: target, Username: auditName(username),
 			Details: map[string]any{"upstream": s.upstream.Source(), "code": string(ErrorCode(err))}})
-		return TokenPair{}, err
+		return TokenPair{}, upstreamFailed{err}
 	}
 	if found && p.Username != u.Username {
 		// Names here are unique without regard to case, upstream they may

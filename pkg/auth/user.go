@@ -57,6 +57,16 @@ type UserQuery struct {
 	Limit   int    // at most this many (1..1000)
 }
 
+// UserCounts counts users: all of them, the active ones, and among those
+// the admins and the ones with MFA on (a deactivated account holds no
+// rights, so it counts only in Total).
+type UserCounts struct {
+	Total      int64 `json:"total"`
+	Active     int64 `json:"active"`
+	Admins     int64 `json:"admins"`
+	MFAEnabled int64 `json:"mfa_enabled"`
+}
+
 // UserStore keeps users. Usernames are unique without regard to case.
 // Implementations translate driver errors: ErrNotFound, ErrUsernameTaken,
 // ErrLastAdmin, and Unavailable for a store that cannot be reached.
@@ -79,6 +89,9 @@ type UserStore interface {
 	ListUsers(ctx context.Context, q UserQuery) ([]User, error)
 	// CountActiveAdmins counts users that are both admin and active.
 	CountActiveAdmins(ctx context.Context) (int, error)
+	// CountUsers counts users for GET /stats, at the cost of one
+	// primary-key read however many there are.
+	CountUsers(ctx context.Context) (UserCounts, error)
 	// RecordLogin sets last_login_at and, when rehash is not empty, replaces
 	// the password hash (a cost change), but only while the user is active
 	// and their hash is still verified, the one the password was checked

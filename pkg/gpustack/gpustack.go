@@ -1,7 +1,7 @@
 // Package gpustack checks passwords against a GPUStack server
 // (github.com/gpustack/gpustack) so its users can sign in to authfn, as
 // docs/architecture.md's "Upstream fallback (GPUStack)" describes. *Client implements
-// auth.Upstream.
+// auth.Upstream and, with an API key, auth.UpstreamDirectory (users.go).
 //
 // What the client relies on, from GPUStack's source:
 //
@@ -121,6 +121,9 @@ type Options struct {
 	FailureThreshold int
 	// OpenFor is how long an open circuit refuses calls. Default 30s.
 	OpenFor time.Duration
+	// APIKey is a GPUStack API key of an active admin, sent as a bearer
+	// token by ListUsers only. Empty: ListUsers always fails.
+	APIKey string
 }
 
 // Client asks one GPUStack server whether a password is right. It is safe
@@ -131,6 +134,12 @@ type Client struct {
 	timeout time.Duration
 	now     func() time.Time
 	breaker *breaker
+	apiKey  string
+
+	// Bounds of ListUsers; tests lower them.
+	perPage     int
+	maxPages    int
+	maxPageBody int64
 
 	// detecting is a lock that waiters can give up on with their context:
 	// only one call at a time asks /version.
@@ -153,12 +162,21 @@ func New(o Options) (*Client, error) {
 	if o.Timeout < 0 || o.OpenFor < 0 || o.FailureThreshold < 0 {
 		return nil, errors.New("gpustack: Timeout, OpenFor and FailureThreshold must not be negative")
 	}
+	if o.APIKey != "" {
+		if err := CheckAPIKey(o.APIKey); err != nil {
+			return nil, err
+		}
+	}
 	c := &Client{
-		base:      base,
-		timeout:   orDefault(o.Timeout, DefaultTimeout),
-		now:       o.Now,
-		breaker:   &breaker{threshold: orDefault(o.FailureThreshold, DefaultFailureThreshold), openFor: orDefault(o.OpenFor, DefaultOpenFor)},
-		detecting: make(chan struct{}, 1),
+		base:        base,
+		timeout:     orDefault(o.Timeout, DefaultTimeout),
+		now:         o.Now,
+		breaker:     &breaker{threshold: orDefault(o.FailureThreshold, DefaultFailureThreshold), openFor: orDefault(o.OpenFor, DefaultOpenFor)},
+		apiKey:      o.APIKey,
+		perPage:     listPerPage,
+		maxPages:    listMaxPages,
+		maxPageBody: listMaxBody,
+		detecting:   make(chan struct{}, 1),
 	}
 	if c.now == nil {
 		c.now = time.Now
@@ -271,25 +289,7 @@ func (c *Client) Authenticate(ctx context.Context, username, password string) (a
 }
 
 func (c *Client) authenticate(ctx context.Context, username, password string) (auth.UpstreamUser, outcome, error) {
-	path, err := c.usersMePath(ctx)
-	if err != nil {
-		return auth.UpstreamUser{}, failed, auth.Unavailable(what, err)
-	}
-	creds := &credentials{username, password}
-	status, body, err := c.get(ctx, path, creds)
-	if err == nil && status == http.StatusNotFound {
-		// The server changed API generation since we looked (an upgrade).
-		c.forget(path)
-		var again string
-		if again, err = c.usersMePath(ctx); err == nil {
-			if again == path {
-				err = fmt.Errorf("GET %s: 404, and /version still names that route", c.base+path)
-			} else {
-				path = again
-				status, body, err = c.get(ctx, path, creds)
-			}
-		}
-	}
+	path, status, body, err := c.getUsersRoute(ctx, "/me", func(req *http.Request) { req.SetBasicAuth(username, password) }, maxBody)
 	if err != nil {
 		return auth.UpstreamUser{}, failed, auth.Unavailable(what, err)
 	}
@@ -337,17 +337,46 @@ func invalid(cause error) error {
 	return &auth.Error{Code: auth.CodeInvalidCredentials, Message: auth.ErrInvalidCredentials.Message, Err: cause}
 }
 
-type credentials struct{ username, password string }
+// getUsersRoute GETs the users route under the server's API prefix
+// ("/v2/users" or "/v1/users") followed by rest ("/me", "?page=1..."),
+// with the credentials that authorize sets. A 404 means the server changed
+// API generation since we looked (an upgrade): it detects again and, if
+// the route moved, asks once more. It returns the path it asked last.
+func (c *Client) getUsersRoute(ctx context.Context, rest string, authorize func(*http.Request), limit int64) (string, int, []byte, error) {
+	me, err := c.usersMePath(ctx)
+	if err != nil {
+		return "", 0, nil, err
+	}
+	path := usersPath(me) + rest
+	status, body, err := c.get(ctx, path, authorize, limit)
+	if err == nil && status == http.StatusNotFound {
+		c.forget(me)
+		var again string
+		if again, err = c.usersMePath(ctx); err == nil {
+			if again == me {
+				err = fmt.Errorf("GET %s: 404, and /version still names that route", c.base+path)
+			} else {
+				path = usersPath(again) + rest
+				status, body, err = c.get(ctx, path, authorize, limit)
+			}
+		}
+	}
+	return path, status, body, err
+}
+
+// usersPath is the users collection of a users/me path: "/v2/users".
+func usersPath(me string) string { return strings.TrimSuffix(me, "/me") }
 
 // get sends one GET to base+path and returns the status and the body,
-// read up to maxBody. Errors name the URL, never the credentials.
-func (c *Client) get(ctx context.Context, path string, creds *credentials) (int, []byte, error) {
+// read up to limit bytes. authorize, if not nil, adds the credentials.
+// Errors name the URL, never the credentials.
+func (c *Client) get(ctx context.Context, path string, authorize func(*http.Request), limit int64) (int, []byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+path, nil)
 	if err != nil {
 		return 0, nil, fmt.Errorf("GET %s: %w", c.base+path, err)
 	}
-	if creds != nil {
-		req.SetBasicAuth(creds.username, creds.password)
+	if authorize != nil {
+		authorize(req)
 	}
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", userAgent)
@@ -356,12 +385,12 @@ func (c *Client) get(ctx context.Context, path string, creds *credentials) (int,
 		return 0, nil, err // *url.Error: method, URL (no userinfo) and cause
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
+	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	if err != nil {
 		return 0, nil, fmt.Errorf("GET %s: reading body: %w", c.base+path, err)
 	}
-	if len(body) > maxBody {
-		return 0, nil, fmt.Errorf("GET %s: body larger than %d bytes", c.base+path, maxBody)
+	if int64(len(body)) > limit {
+		return 0, nil, fmt.Errorf("GET %s: body larger than %d bytes", c.base+path, limit)
 	}
 	return resp.StatusCode, body, nil
 }
@@ -413,7 +442,7 @@ func (c *Client) forget(path string) {
 // without credentials: a 401 (or 403) shows the route exists and that the
 // server does not vouch for anonymous requests from us.
 func (c *Client) detect(ctx context.Context) (string, error) {
-	status, body, err := c.get(ctx, "/version", nil)
+	status, body, err := c.get(ctx, "/version", nil, maxBody)
 	if err != nil {
 		return "", err
 	}
@@ -440,7 +469,7 @@ func (c *Client) detect(ctx context.Context) (string, error) {
 		candidates = []string{pathV2}
 	}
 	for _, p := range candidates {
-		status, _, err := c.get(ctx, p, nil)
+		status, _, err := c.get(ctx, p, nil, maxBody)
 		if err != nil {
 			return "", err
 		}

@@ -10,29 +10,26 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/netip"
 	"strings"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/awslabs/aws-lambda-go-api-proxy/core"
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
-
-	"authfn/pkg/web"
 )
 
 // Scheduled runs for an EventBridge scheduled event.
 type Scheduled func(ctx context.Context) (any, error)
 
-// Start serves mux behind the shared middleware on Lambda and never
-// returns. The client address and request id come from the event's
-// request context. scheduled, if not nil, answers EventBridge scheduled
-// events; without it they are refused.
-func Start(logger *slog.Logger, mux *http.ServeMux, o web.Options, scheduled Scheduled) {
-	o.Gateway = Gateway
-	lambda.Start(Handler(web.Stack(logger, mux, o), scheduled))
+// AfterEach wraps h so that after runs at the end of every invocation,
+// whatever its outcome, a panic included: an invocation's metrics are
+// flushed before the next begins.
+func AfterEach(h func(ctx context.Context, raw json.RawMessage) (any, error), after func()) func(ctx context.Context, raw json.RawMessage) (any, error) {
+	return func(ctx context.Context, raw json.RawMessage) (any, error) {
+		defer after()
+		return h(ctx, raw)
+	}
 }
 
 // shape is just enough of an event to tell the kinds apart.

@@ -113,3 +113,24 @@ func TestScheduledAndUnknownEvents(t *testing.T) {
 		t.Errorf("scheduled event without a scheduled handler: %v", err)
 	}
 }
+
+// TestAfterEach: the metrics flush runs once at the end of every
+// invocation, whether it answered, failed or panicked.
+func TestAfterEach(t *testing.T) {
+	flushes := 0
+	h := lambdahttp.AfterEach(lambdahttp.Handler(echo(), nil), func() { flushes++ })
+	if _, err := h(context.Background(), json.RawMessage(`{"version":"2.0","rawPath":"/x","requestContext":{"http":{"method":"GET","path":"/x"}}}`)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h(context.Background(), json.RawMessage(`{"nothing":"known"}`)); err == nil {
+		t.Fatal("an unknown event was served")
+	}
+	panicky := lambdahttp.AfterEach(func(context.Context, json.RawMessage) (any, error) { panic("boom") }, func() { flushes++ })
+	func() {
+		defer func() { _ = recover() }()
+		_, _ = panicky(context.Background(), nil)
+	}()
+	if flushes != 3 {
+		t.Errorf("flushes = %d, want 3", flushes)
+	}
+}

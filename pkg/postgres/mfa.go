@@ -13,8 +13,8 @@ var _ auth.MFAStore = (*Store)(nil)
 // mfaKeyCheckName is the service_settings row of the MFA_KEY check value.
 const mfaKeyCheckName = "mfa_key_check"
 
-// EnableMFA stores e in one transaction: the secret row, then the
-// recovery code hashes. The user row is share-locked first, so a
+// EnableMFA stores e in one transaction: the secret row, the recovery
+// code hashes, and users.mfa_enabled. The user row is share-locked first, so a
 // concurrent deletion waits and the foreign key cannot fail. Returns
 // ErrMFAEnabled (CodeConflict) if MFA is on, ErrNotFound for an unknown
 // user, CodeUnavailable.
@@ -35,8 +35,11 @@ func (s *Store) EnableMFA(ctx context.Context, userID int64, e auth.MFAEnrolment
 		if tag.RowsAffected() == 0 {
 			return auth.ErrMFAEnabled
 		}
-		_, err = tx.Exec(qctx, `INSERT INTO mfa_recovery_codes (user_id, code_hash) SELECT $1, unnest($2::text[])`,
-			userID, e.RecoveryHashes)
+		if _, err = tx.Exec(qctx, `INSERT INTO mfa_recovery_codes (user_id, code_hash) SELECT $1, unnest($2::text[])`,
+			userID, e.RecoveryHashes); err != nil {
+			return err
+		}
+		_, err = tx.Exec(qctx, `UPDATE users SET mfa_enabled = true WHERE id = $1`, userID)
 		return err
 	})
 	if err != nil {
@@ -86,16 +89,26 @@ func (s *Store) UseRecoveryCode(ctx context.Context, userID int64, hash string) 
 	return tag.RowsAffected() == 1, nil
 }
 
-// DisableMFA deletes the secret; the recovery codes go with it (ON DELETE
-// CASCADE). Returns CodeUnavailable.
+// DisableMFA deletes the secret (the recovery codes go with it, ON DELETE
+// CASCADE) and clears users.mfa_enabled, in one transaction. Returns
+// CodeUnavailable.
 func (s *Store) DisableMFA(ctx context.Context, userID int64) (bool, error) {
 	qctx, cancel := s.bound(ctx)
 	defer cancel()
-	tag, err := s.pool.Exec(qctx, `DELETE FROM user_mfa WHERE user_id = $1`, userID)
+	on := false
+	err := s.inTx(qctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(qctx, `DELETE FROM user_mfa WHERE user_id = $1`, userID)
+		if err != nil {
+			return err
+		}
+		on = tag.RowsAffected() == 1
+		_, err = tx.Exec(qctx, `UPDATE users SET mfa_enabled = false WHERE id = $1 AND mfa_enabled`, userID)
+		return err
+	})
 	if err != nil {
 		return false, translate(ctx, err, "disable mfa of user %d", userID)
 	}
-	return tag.RowsAffected() == 1, nil
+	return on, nil
 }
 
 // MFAKeyCheck returns the stored MFA_KEY check value. Returns ErrNotFound

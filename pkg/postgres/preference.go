@@ -37,8 +37,9 @@ func (s *Store) Preferences(ctx context.Context, userID int64) (auth.Preferences
 // auth.MergePreferences while holding the user's row lock, so concurrent
 // merges of different keys never lose one another. Returns ErrNotFound
 // (CodeNotFound) for an unknown user, ErrPreferencesTooLarge
-// (CodeValidation) when the result would exceed max bytes (nothing is
-// written), CodeInvalidRequest for a value that is not JSON, CodeUnavailable.
+// (CodeValidation) when the result would exceed max bytes as read back
+// (nothing is written), CodeValidation for a number too long written out,
+// CodeInvalidRequest for a value that is not JSON, CodeUnavailable.
 func (s *Store) UpdatePreferences(ctx context.Context, userID int64, patch auth.Preferences, max int) (auth.Preferences, error) {
 	qctx, cancel := s.bound(ctx)
 	defer cancel()
@@ -74,10 +75,11 @@ func (s *Store) UpdatePreferences(ctx context.Context, userID int64, patch auth.
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) && strings.HasPrefix(pe.Code, "22") {
 		// A data exception: valid JSON that JSONB cannot hold (a lone
-		// surrogate escape, a number beyond numeric's range). Nothing was
-		// written; it is the client's value, not a fault of ours.
+		// surrogate escape). Numbers beyond numeric's range never get here:
+		// auth.MergePreferences holds them to 40 characters printed. Nothing
+		// was written; it is the client's value, not a fault of ours.
 		return nil, &auth.Error{Code: auth.CodeValidation, Message: "Some preferences are not acceptable.",
-			Fields: map[string]string{"preferences": "a value cannot be stored (unpaired surrogate escape or number out of range)"}, Err: err}
+			Fields: map[string]string{"preferences": "a value cannot be stored (unpaired surrogate escape)"}, Err: err}
 	}
 	if err != nil {
 		return nil, translate(ctx, err, "update preferences of user %d", userID)

@@ -39,6 +39,15 @@ type Options struct {
 	MaxConns int32
 	// Tracer, if set, sees every query (tests count round trips with it).
 	Tracer pgx.QueryTracer
+	// StatementCache prepares each statement once per connection (pgx's
+	// own default), so that PostgreSQL parses and plans it once rather
+	// than on every query: on GET /me that is most of the database's CPU.
+	// Only for a process that keeps its connections to itself: a
+	// transaction pooler in between (RDS Proxy, PgBouncer without
+	// max_prepared_statements) pins or loses prepared statements. Without
+	// it the store uses unnamed statements only. A URL that sets
+	// default_query_exec_mode wins either way.
+	StatementCache bool
 }
 
 // Store is the PostgreSQL implementation of the core's SQL-backed stores.
@@ -76,13 +85,18 @@ func Open(ctx context.Context, databaseURL string, o Options) (*Store, error) {
 	case !strings.Contains(databaseURL, "pool_max_conns"):
 		cfg.MaxConns = DefaultMaxConns
 	}
-	if !strings.Contains(databaseURL, "default_query_exec_mode") {
-		// The simple protocol keeps no per-connection state (no prepared
-		// statements), so it works through PgBouncer in transaction mode
-		// and RDS Proxy without pinning a backend connection to a client:
-		// what many Lambda instances sharing one database need. A query is
-		// still one round trip. The URL may ask for another mode.
-		cfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol
+	if !strings.Contains(databaseURL, "default_query_exec_mode") && !o.StatementCache {
+		// Only unnamed statements: each query goes out as one
+		// Parse/Bind/Execute/Sync batch, one round trip that leaves no
+		// prepared statement on the connection, so it works through
+		// PgBouncer in transaction mode and RDS Proxy without pinning a
+		// backend connection to a client: what many Lambda instances
+		// sharing one database need. Unlike the simple protocol, pgx
+		// remembers each statement's column types (one extra round trip
+		// the first time a connection runs it) and reads results in the
+		// binary format, which costs a request a fraction of the CPU of
+		// formatting arguments into SQL text and parsing text results.
+		cfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeCacheDescribe
 	}
 	if o.Tracer != nil {
 		cfg.ConnConfig.Tracer = o.Tracer

@@ -125,3 +125,69 @@ func TestOpenMalformedURLHidesPassword(t *testing.T) {
 		t.Errorf("error %q contains the password", err)
 	}
 }
+
+// Transaction pooling (PgBouncer, RDS Proxy) hands each transaction
+// whichever server connection is free, so a named prepared statement left
+// on one connection is missing on the next: unless asked to cache
+// statements, the store must leave none.
+func TestNoPreparedStatementOutlivesAQuery(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		query string // appended to the database URL
+		cache bool   // Options.StatementCache
+		want  bool   // whether named statements are left on the connection
+	}{
+		{"default", "", false, false},
+		{"statement cache asked for by the URL", "&default_query_exec_mode=cache_statement", false, true},
+		{"statement cache asked for by the caller", "", true, true},
+		{"the URL wins over the caller", "&default_query_exec_mode=cache_describe", true, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			// One connection, so the check below sees the session every call ran on.
+			s, err := postgres.Open(t.Context(), testenv.PostgresURL(t)+tc.query, postgres.Options{MaxConns: 1, StatementCache: tc.cache})
+			if err != nil {
+				t.Fatalf("Open error = %v", err)
+			}
+			defer s.Close()
+			ctx, now := t.Context(), time.Now().UTC().Truncate(time.Microsecond)
+			u, err := s.CreateUser(ctx, auth.NewUser{Username: "pooled", PasswordHash: "h", CreatedAt: now})
+			if err != nil {
+				t.Fatalf("CreateUser error = %v", err)
+			}
+			name := "Pooled"
+			calls := []func() error{
+				func() error { _, err := s.User(ctx, u.ID); return err },
+				func() error { _, err := s.UserByUsername(ctx, "POOLED"); return err },
+				func() error {
+					_, err := s.UpdateUser(ctx, u.ID, auth.UserPatch{FullName: &name, UpdatedAt: now})
+					return err
+				},
+				func() error { return s.RecordLogin(ctx, u.ID, now, "h", "") },
+				func() error { _, err := s.ListUsers(ctx, auth.UserQuery{Search: "pool", Limit: 10}); return err },
+				func() error {
+					_, err := s.UpdatePreferences(ctx, u.ID, auth.Preferences{"theme": []byte(`"dark"`)}, auth.MaxPreferenceBytes)
+					return err
+				},
+				func() error { _, err := s.Preferences(ctx, u.ID); return err },
+				func() error {
+					return s.RecordEvent(ctx, auth.Event{Type: auth.EventLogout, ActorID: &u.ID, TargetID: &u.ID})
+				},
+				func() error { _, err := s.Events(ctx, auth.EventQuery{Limit: 10}); return err },
+			}
+			for i, call := range calls {
+				for range 2 { // the second run is the one a statement cache would serve
+					if err := call(); err != nil {
+						t.Fatalf("call %d: error = %v", i, err)
+					}
+				}
+			}
+			n := testenv.NamedStatements(t, s)
+			if got := n > 0; got != tc.want {
+				t.Errorf("%d named prepared statements on the connection; want any: %v", n, tc.want)
+			}
+		})
+	}
+}

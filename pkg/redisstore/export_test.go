@@ -64,7 +64,7 @@ func (s *Store) createChunk(ctx context.Context, chunk []auth.Session) error {
 			p.ZAdd(ctx, s.expiryKey(b), redis.Z{Score: float64(idle), Member: member})
 			p.ZAddGT(ctx, s.usersKey(s.userBucket(uid)), redis.Z{Score: float64(idle), Member: fmt.Sprint(uid)})
 			createSessionScript.EvalSha(ctx, p,
-				[]string{s.sessionKey(uid, sid), s.userIndexKey(uid), s.historyKey(uid, sid)},
+				s.sessionKeys(uid, sid),
 				created, sid, s.userBase(uid),
 				uid, sess.Username, created, created, idle, micros(sess.AbsoluteExpiresAt), sess.IP, sess.UserAgent, "rh-"+sid, MaxSessionsPerUser, adminFlag(sess.Admin), strings.Join(sess.AMR, " "),
 			)

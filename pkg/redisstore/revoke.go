@@ -42,7 +42,7 @@ func (s *Store) RevokeByRefresh(ctx context.Context, userID int64, sessionID, pr
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	v, err := revokeByRefreshScript.Run(ctx, s.c,
-		[]string{s.sessionKey(userID, sessionID), s.userIndexKey(userID), s.historyKey(userID, sessionID)},
+		s.sessionKeys(userID, sessionID),
 		sessionID, presentedHash,
 	).Slice()
 	if err != nil {

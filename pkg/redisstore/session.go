@@ -76,7 +76,7 @@ func (s *Store) CreateSession(ctx context.Context, sess auth.Session, refreshHas
 		return s.fail("create session: index", err)
 	}
 	v, err := createSessionScript.Run(ctx, s.c,
-		[]string{s.sessionKey(uid, sid), s.userIndexKey(uid), s.historyKey(uid, sid)},
+		s.sessionKeys(uid, sid),
 		created, sid, s.userBase(uid),
 		uid, sess.Username, created, seen, idle, micros(absolute), sess.IP, sess.UserAgent, refreshHash, MaxSessionsPerUser, adminFlag(sess.Admin),
 		strings.Join(sess.AMR, " "),
@@ -114,7 +114,7 @@ func (s *Store) TouchSession(ctx context.Context, userID int64, sessionID string
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	v, err := touchSessionScript.Run(ctx, s.c,
-		[]string{s.sessionKey(userID, sessionID), s.userIndexKey(userID), s.historyKey(userID, sessionID)},
+		s.sessionKeys(userID, sessionID),
 		micros(now), sessionID,
 	).Slice()
 	if errors.Is(err, redis.Nil) {
@@ -149,7 +149,7 @@ func (s *Store) RotateRefresh(ctx context.Context, r auth.Rotation) (auth.Sessio
 	defer cancel()
 	uid, sid := r.UserID, r.SessionID
 	v, err := rotateRefreshScript.Run(ctx, s.c,
-		[]string{s.sessionKey(uid, sid), s.userIndexKey(uid), s.historyKey(uid, sid)},
+		s.sessionKeys(uid, sid),
 		micros(r.Now), sid, r.PresentedHash, r.NewHash,
 		r.Grace.Microseconds(), r.IdleTTL.Microseconds(), historyLength,
 	).Slice()

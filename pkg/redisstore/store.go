@@ -239,6 +239,14 @@ func (s *Store) sessionKey(uid int64, sid string) string { return s.userBase(uid
 func (s *Store) historyKey(uid int64, sid string) string { return s.userBase(uid) + "r:" + sid }
 func (s *Store) userIndexKey(uid int64) string           { return s.userBase(uid) + "ss" }
 
+// sessionKeys are the KEYS of every per-session script: the session hash,
+// the user index and the history, built on one user base (this runs on
+// every authenticated request).
+func (s *Store) sessionKeys(uid int64, sid string) []string {
+	base := s.userBase(uid)
+	return []string{base + "s:" + sid, base + "ss", base + "r:" + sid}
+}
+
 func (s *Store) bucketBase(b int) string { return fmt.Sprintf("%s{gs:%02d}:", s.prefix, b) }
 func (s *Store) createdKey(b int) string { return s.bucketBase(b) + "c" }
 func (s *Store) expiryKey(b int) string  { return s.bucketBase(b) + "e" }

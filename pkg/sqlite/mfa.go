@@ -41,7 +41,8 @@ func (s *Store) EnableMFA(ctx context.Context, userID int64, e auth.MFAEnrolment
 				return err
 			}
 		}
-		return nil
+		_, err = tx.ExecContext(ctx, `UPDATE users SET mfa_enabled = 1 WHERE id = ?`, userID)
+		return err
 	})
 	if err != nil {
 		return translate(ctx, err, "enable mfa of user %d", userID)
@@ -79,10 +80,28 @@ func (s *Store) UseRecoveryCode(ctx context.Context, userID int64, hash string) 
 		`DELETE FROM mfa_recovery_codes WHERE user_id = ? AND code_hash = ?`, userID, hash)
 }
 
-// DisableMFA deletes the secret; the recovery codes go with it (ON DELETE
-// CASCADE). Returns CodeUnavailable.
+// DisableMFA deletes the secret (the recovery codes go with it, ON DELETE
+// CASCADE) and clears users.mfa_enabled, in one transaction. Returns
+// CodeUnavailable.
 func (s *Store) DisableMFA(ctx context.Context, userID int64) (bool, error) {
-	return s.changedOne(ctx, "disable mfa", userID, `DELETE FROM user_mfa WHERE user_id = ?`, userID)
+	on := false
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM user_mfa WHERE user_id = ?`, userID)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		on = n == 1
+		_, err = tx.ExecContext(ctx, `UPDATE users SET mfa_enabled = 0 WHERE id = ? AND mfa_enabled`, userID)
+		return err
+	})
+	if err != nil {
+		return false, translate(ctx, err, "disable mfa of user %d", userID)
+	}
+	return on, nil
 }
 
 // changedOne runs one write and reports whether it changed a row.

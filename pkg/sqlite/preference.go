@@ -34,8 +34,10 @@ func (s *Store) Preferences(ctx context.Context, userID int64) (auth.Preferences
 // alone, so concurrent merges of different keys never lose one another.
 // Returns ErrNotFound (CodeNotFound) for an unknown user,
 // ErrPreferencesTooLarge (CodeValidation) when the result would exceed max
-// bytes (nothing is written), CodeInvalidRequest for a value that is not
-// JSON, CodeUnavailable.
+// bytes as read back (nothing is written), CodeValidation for a number too
+// long written out (auth.MaxPreferenceNumberChars, counted as PostgreSQL
+// prints it, so that both stores refuse the same values),
+// CodeInvalidRequest for a value that is not JSON, CodeUnavailable.
 func (s *Store) UpdatePreferences(ctx context.Context, userID int64, patch auth.Preferences, max int) (auth.Preferences, error) {
 	var out auth.Preferences
 	err := s.inTx(ctx, func(tx *sql.Tx) error {

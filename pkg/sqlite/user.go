@@ -10,10 +10,9 @@ import (
 	"authfn/pkg/sqlstore"
 )
 
-// userColumns end with mfa_enabled, derived from user_mfa rather than kept
-// in a column of its own, so that it cannot disagree with the secret.
-const userColumns = `id, username, full_name, is_admin, is_active, source, created_at, updated_at, last_login_at, password_hash,
-	EXISTS (SELECT 1 FROM user_mfa WHERE user_mfa.user_id = users.id)`
+// mfa_enabled mirrors a row in user_mfa: EnableMFA and DisableMFA set it
+// in the same transaction (the statistics triggers count the column).
+const userColumns = `id, username, full_name, is_admin, is_active, source, created_at, updated_at, last_login_at, password_hash, mfa_enabled`
 
 // scanner is what *sql.Row and *sql.Rows share.
 type scanner interface {
@@ -226,6 +225,19 @@ func (s *Store) CountActiveAdmins(ctx context.Context) (int, error) {
 		return 0, translate(ctx, err, "count active admins")
 	}
 	return n, nil
+}
+
+// CountUsers reads the one row of user_counts, which triggers on users
+// keep in the transaction of every insert, delete and change of the
+// counted flags. Returns CodeUnavailable.
+func (s *Store) CountUsers(ctx context.Context) (auth.UserCounts, error) {
+	var c auth.UserCounts
+	err := s.db.QueryRowContext(ctx, `SELECT total, active, admins, mfa_enabled FROM user_counts`).
+		Scan(&c.Total, &c.Active, &c.Admins, &c.MFAEnabled)
+	if err != nil {
+		return auth.UserCounts{}, translate(ctx, err, "count users")
+	}
+	return c, nil
 }
 
 // RecordLogin sets last_login_at and, when rehash is not empty, the

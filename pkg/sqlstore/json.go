@@ -53,9 +53,9 @@ func DecodePreferences(data []byte) (auth.Preferences, error) {
 // user has none yet) with auth.MergePreferences and returns the result and
 // the JSON to store. The caller holds whatever lock makes the read and the
 // write one step. Returns ErrPreferencesTooLarge (CodeValidation) when the
-// result would exceed max bytes, CodeInvalidRequest for a value that is
-// not JSON, a plain error (CodeInternal) for a stored value that is not a
-// JSON object.
+// result would exceed max bytes as read back, CodeValidation for a number
+// too long written out, CodeInvalidRequest for a value that is not JSON, a
+// plain error (CodeInternal) for a stored value that is not a JSON object.
 func MergePreferences(data []byte, patch auth.Preferences, max int) (auth.Preferences, string, error) {
 	cur, err := DecodePreferences(data)
 	if err != nil {

@@ -2,6 +2,9 @@ package storetest
 
 import (
 	"fmt"
+	"slices"
+	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,7 +15,7 @@ import (
 )
 
 // recordAll records events in order and returns them as the store keeps
-// them (with IDs), oldest first.
+// them (with IDs), in recording order.
 func recordAll(t *testing.T, s SQLStores, events []auth.Event) []auth.Event {
 	t.Helper()
 	for _, e := range events {
@@ -27,9 +30,7 @@ func recordAll(t *testing.T, s SQLStores, events []auth.Event) []auth.Event {
 	if len(got) != len(events) {
 		t.Fatalf("Events returned %d events, want %d", len(got), len(events))
 	}
-	for i, j := 0, len(got)-1; i < j; i, j = i+1, j-1 {
-		got[i], got[j] = got[j], got[i]
-	}
+	sort.Slice(got, func(i, j int) bool { return got[i].ID < got[j].ID })
 	return got
 }
 
@@ -79,66 +80,123 @@ func testRecordEvent(t *testing.T, s SQLStores) {
 	}
 }
 
+// newestFirst sorts events as Events returns them: by time, then ID.
+func newestFirst(es []auth.Event) {
+	sort.Slice(es, func(i, j int) bool {
+		a, b := es[i], es[j]
+		return a.Time.After(b.Time) || a.Time.Equal(b.Time) && a.ID > b.ID
+	})
+}
+
+func testEventsOrder(t *testing.T, s SQLStores) {
+	// Recorded out of time order (two Lambdas with their own clocks), and
+	// three at one instant: the log is newest first by time, then by ID.
+	at := baseTime()
+	all := recordAll(t, s, []auth.Event{
+		{Time: at.Add(2 * time.Second), Type: auth.EventLogout},
+		{Time: at, Type: auth.EventLogout},
+		{Time: at.Add(time.Second), Type: auth.EventLogout},
+		{Time: at.Add(time.Second), Type: auth.EventLogout},
+		{Time: at.Add(time.Second), Type: auth.EventLogout},
+	})
+	want := []int64{all[0].ID, all[4].ID, all[3].ID, all[2].ID, all[1].ID}
+	got, err := s.Events(t.Context(), auth.EventQuery{Limit: 10})
+	if err != nil {
+		t.Fatalf("Events error = %v", err)
+	}
+	if diff := cmp.Diff(want, eventIDs(got)); diff != "" {
+		t.Errorf("Events order (-want +got):\n%s", diff)
+	}
+	// A page that ends inside the instant goes on inside it.
+	got, err = s.Events(t.Context(), auth.EventQuery{Before: auth.EventKey{Time: all[3].Time, ID: all[3].ID}, Limit: 10})
+	if err != nil {
+		t.Fatalf("Events error = %v", err)
+	}
+	if diff := cmp.Diff(want[3:], eventIDs(got)); diff != "" {
+		t.Errorf("Events after %d (-want +got):\n%s", all[3].ID, diff)
+	}
+}
+
 func testEventsFilter(t *testing.T, s SQLStores) {
 	types := []string{auth.EventLoginSucceeded, auth.EventLoginFailed, auth.EventUserUpdated}
+	ids := []*int64{nil, new(int64(1)), new(int64(2)), new(int64(3))}
 	var in []auth.Event
-	for i := range 12 {
-		e := auth.Event{Time: baseTime().Add(time.Duration(i) * time.Minute), Type: types[i%3], Username: fmt.Sprint("user", i)}
-		if i%4 != 3 {
-			e.TargetID = new(int64(i%4 + 1)) // targets 1, 2, 3; every fourth event has none
-		}
-		in = append(in, e)
-	}
-	all := recordAll(t, s, in)
-
-	// pick returns the recorded events (newest first) that keep accepts.
-	pick := func(keep func(i int, e auth.Event) bool) []int64 {
-		var ids []int64
-		for i := len(all) - 1; i >= 0; i-- {
-			if keep(i, all[i]) {
-				ids = append(ids, all[i].ID)
-			}
-		}
-		return ids
-	}
-	first := func(n int, ids []int64) []int64 { return ids[:min(n, len(ids))] }
-	mid := all[6].ID
-
-	tests := []struct {
-		name string
-		q    auth.EventQuery
-		want []int64
-	}{
-		{"all, newest first", auth.EventQuery{Limit: 100}, pick(func(int, auth.Event) bool { return true })},
-		{"limit", auth.EventQuery{Limit: 5}, first(5, pick(func(int, auth.Event) bool { return true }))},
-		{"no limit means a bounded default", auth.EventQuery{}, pick(func(int, auth.Event) bool { return true })},
-		{"type", auth.EventQuery{Type: auth.EventLoginFailed, Limit: 100},
-			pick(func(_ int, e auth.Event) bool { return e.Type == auth.EventLoginFailed })},
-		{"unknown type", auth.EventQuery{Type: "no.such.type", Limit: 100}, nil},
-		{"target", auth.EventQuery{TargetID: 2, Limit: 100},
-			pick(func(_ int, e auth.Event) bool { return e.TargetID != nil && *e.TargetID == 2 })},
-		{"before", auth.EventQuery{BeforeID: mid, Limit: 100}, pick(func(_ int, e auth.Event) bool { return e.ID < mid })},
-		{"before, page", auth.EventQuery{BeforeID: mid, Limit: 2}, first(2, pick(func(_ int, e auth.Event) bool { return e.ID < mid }))},
-		{"type and target", auth.EventQuery{Type: auth.EventLoginSucceeded, TargetID: 1, Limit: 100},
-			pick(func(_ int, e auth.Event) bool {
-				return e.Type == auth.EventLoginSucceeded && e.TargetID != nil && *e.TargetID == 1
-			})},
-		{"type, target and before", auth.EventQuery{Type: auth.EventUserUpdated, TargetID: 3, BeforeID: all[11].ID, Limit: 100},
-			pick(func(_ int, e auth.Event) bool {
-				return e.Type == auth.EventUserUpdated && e.TargetID != nil && *e.TargetID == 3 && e.ID < all[11].ID
-			})},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			got, err := s.Events(t.Context(), tc.q)
-			if err != nil {
-				t.Fatalf("Events error = %v", err)
-			}
-			if diff := cmp.Diff(tc.want, eventIDs(got), cmpopts.EquateEmpty()); diff != "" {
-				t.Errorf("Events(%+v) ids (-want +got):\n%s", tc.q, diff)
-			}
+	for i := range 36 {
+		in = append(in, auth.Event{
+			// Minutes repeat (i/2) so that pages meet ties, and run
+			// backwards every fifth event so that time and ID disagree.
+			Time:     baseTime().Add(time.Duration(i/2-(i%5/4)*3) * time.Minute),
+			Type:     types[i%3],
+			ActorID:  ids[i%3],     // none, 1, 2
+			TargetID: ids[(i/3)%4], // none, 1, 2, 3 in runs of three
+			Username: fmt.Sprint("user", i),
 		})
 	}
+	all := recordAll(t, s, in)
+	newestFirst(all)
+	is := func(p *int64, id int64) bool { return p != nil && *p == id }
+	since, until := baseTime().Add(4*time.Minute), baseTime().Add(13*time.Minute)
+
+	for _, typ := range []string{"", auth.EventLoginFailed, "no.such.type"} {
+		for _, user := range []int64{0, 1, 2, 3, 99} {
+			for _, window := range []struct{ since, until time.Time }{{}, {since, time.Time{}}, {time.Time{}, until}, {since, until}} {
+				q := auth.EventQuery{Type: typ, UserID: user, Since: window.since, Until: window.until}
+				var want []int64
+				for _, e := range all {
+					if (typ == "" || e.Type == typ) &&
+						(user == 0 || is(e.ActorID, user) || is(e.TargetID, user)) &&
+						(window.since.IsZero() || !e.Time.Before(window.since)) &&
+						(window.until.IsZero() || e.Time.Before(window.until)) {
+						want = append(want, e.ID)
+					}
+				}
+				for _, limit := range []int{100, 4, 1} {
+					name := fmt.Sprintf("type=%q user=%d since=%v until=%v limit=%d", typ, user, !window.since.IsZero(), !window.until.IsZero(), limit)
+					t.Run(name, func(t *testing.T) {
+						got := pageAll(t, s, q, limit)
+						if diff := cmp.Diff(want, got, cmpopts.EquateEmpty()); diff != "" {
+							t.Errorf("Events ids, paged (-want +got):\n%s", diff)
+						}
+					})
+				}
+			}
+		}
+	}
+	t.Run("no limit means a bounded default", func(t *testing.T) {
+		got, err := s.Events(t.Context(), auth.EventQuery{})
+		if err != nil {
+			t.Fatalf("Events error = %v", err)
+		}
+		if len(got) != len(all) {
+			t.Errorf("Events({}) returned %d events, want all %d", len(got), len(all))
+		}
+	})
+}
+
+// pageAll reads every event matching q, limit at a time, each page after
+// the last event of the one before, as GET /audit's cursor does, and
+// returns their IDs.
+func pageAll(t *testing.T, s SQLStores, q auth.EventQuery, limit int) []int64 {
+	t.Helper()
+	var ids []int64
+	q.Limit = limit
+	for range 100 {
+		page, err := s.Events(t.Context(), q)
+		if err != nil {
+			t.Fatalf("Events(%+v) error = %v", q, err)
+		}
+		if len(page) > limit {
+			t.Fatalf("Events(%+v) returned %d events, more than the limit", q, len(page))
+		}
+		ids = append(ids, eventIDs(page)...)
+		if len(page) < limit {
+			return ids
+		}
+		last := page[len(page)-1]
+		q.Before = auth.EventKey{Time: last.Time, ID: last.ID}
+	}
+	t.Fatalf("Events(%+v) did not end after 100 pages", q)
+	return nil
 }
 
 func testEventsOutliveUsers(t *testing.T, s SQLStores) {
@@ -153,7 +211,7 @@ func testEventsOutliveUsers(t *testing.T, s SQLStores) {
 	if err := s.RecordEvent(t.Context(), auth.Event{Time: baseTime(), Type: auth.EventUserDeleted, ActorID: new(int64(999_999)), TargetID: &u.ID}); err != nil {
 		t.Fatalf("RecordEvent(unknown actor) error = %v", err)
 	}
-	got, err := s.Events(t.Context(), auth.EventQuery{TargetID: u.ID, Limit: 10})
+	got, err := s.Events(t.Context(), auth.EventQuery{UserID: u.ID, Limit: 10})
 	if err != nil {
 		t.Fatalf("Events error = %v", err)
 	}
@@ -189,5 +247,66 @@ func testDeleteEventsBefore(t *testing.T, s SQLStores) {
 	}
 	if diff := cmp.Diff([]int64{all[4].ID, all[3].ID}, eventIDs(got)); diff != "" {
 		t.Errorf("events left (-want +got):\n%s", diff)
+	}
+}
+
+func testCountEventsByHour(t *testing.T, s SQLStores) {
+	// Events in a zone half an hour off UTC: hours are UTC hours
+	// whatever zone a time comes in.
+	ist := time.FixedZone("IST", 5*60*60+30*60)
+	h0 := time.Date(2026, 6, 29, 10, 0, 0, 0, time.UTC)
+	at := func(d time.Duration) time.Time { return h0.Add(d).In(ist) }
+	recordAll(t, s, []auth.Event{
+		{Time: at(-time.Microsecond), Type: auth.EventLoginSucceeded}, // the hour before the window
+		{Time: at(0), Type: auth.EventLoginSucceeded},
+		{Time: at(59*time.Minute + 59*time.Second + 999999*time.Microsecond), Type: auth.EventLoginSucceeded},
+		{Time: at(30 * time.Minute), Type: auth.EventLogout}, // a type not asked for
+		{Time: at(time.Hour + time.Minute), Type: auth.EventLoginSucceeded},
+		{Time: at(time.Hour + 2*time.Minute), Type: auth.EventLoginFailed},
+		{Time: at(3*time.Hour + 30*time.Minute), Type: auth.EventLoginFailed},
+		{Time: at(5 * time.Hour), Type: auth.EventLoginFailed}, // the end of the window is not in it
+	})
+	types := []string{auth.EventLoginSucceeded, auth.EventLoginFailed}
+	count := func() []auth.HourCount {
+		t.Helper()
+		got, err := s.CountEventsByHour(t.Context(), types, h0.In(ist), h0.Add(5*time.Hour))
+		if err != nil {
+			t.Fatalf("CountEventsByHour error = %v", err)
+		}
+		for _, c := range got {
+			if c.Hour.Location() != time.UTC {
+				t.Errorf("hour %v: location = %v, want UTC", c.Hour, c.Hour.Location())
+			}
+		}
+		slices.SortFunc(got, func(a, b auth.HourCount) int {
+			if c := a.Hour.Compare(b.Hour); c != 0 {
+				return c
+			}
+			return strings.Compare(a.Type, b.Type)
+		})
+		return got
+	}
+	want := []auth.HourCount{
+		{Type: auth.EventLoginSucceeded, Hour: h0, Count: 2},
+		{Type: auth.EventLoginFailed, Hour: h0.Add(time.Hour), Count: 1},
+		{Type: auth.EventLoginSucceeded, Hour: h0.Add(time.Hour), Count: 1},
+		{Type: auth.EventLoginFailed, Hour: h0.Add(3 * time.Hour), Count: 1},
+	}
+	if diff := cmp.Diff(want, count()); diff != "" {
+		t.Errorf("CountEventsByHour (-want +got):\n%s", diff)
+	}
+	// Retention takes its events out of the counts too, in the same step.
+	if n, err := s.DeleteEventsBefore(t.Context(), h0.Add(time.Hour+90*time.Second), 100); err != nil || n != 5 {
+		t.Fatalf("DeleteEventsBefore = %d, %v; want 5, nil", n, err)
+	}
+	want = []auth.HourCount{
+		{Type: auth.EventLoginFailed, Hour: h0.Add(time.Hour), Count: 1},
+		{Type: auth.EventLoginFailed, Hour: h0.Add(3 * time.Hour), Count: 1},
+	}
+	if diff := cmp.Diff(want, count()); diff != "" {
+		t.Errorf("CountEventsByHour after retention (-want +got):\n%s", diff)
+	}
+	if got, err := s.CountEventsByHour(t.Context(), []string{auth.EventMFAReset}, h0, h0.Add(5*time.Hour)); err != nil || len(got) != 0 {
+		t.Errorf("CountEventsByHour(a type never recorded) = %v, %v; want none", got, err)
 	}
 }

@@ -718,6 +718,88 @@ func testCountActiveAdmins(t *testing.T, s SQLStores) {
 	}
 }
 
+func testCountUsers(t *testing.T, s SQLStores) {
+	ctx := t.Context()
+	check := func(step string, want auth.UserCounts) {
+		t.Helper()
+		got, err := s.CountUsers(ctx)
+		if err != nil {
+			t.Fatalf("%s: CountUsers error = %v", step, err)
+		}
+		if got != want {
+			t.Errorf("%s: CountUsers = %+v, want %+v", step, got, want)
+		}
+	}
+	check("empty", auth.UserCounts{})
+	root := createUser(t, s, "root", true)
+	bob := createUser(t, s, "bob", false)
+	carol := createUser(t, s, "carol", false)
+	check("three created", auth.UserCounts{Total: 3, Active: 3, Admins: 1})
+	if _, err := s.UpdateUser(ctx, bob.ID, auth.UserPatch{IsAdmin: new(true), UpdatedAt: baseTime()}); err != nil {
+		t.Fatal(err)
+	}
+	check("bob promoted", auth.UserCounts{Total: 3, Active: 3, Admins: 2})
+	// A patch that sets the flags to what they are, a new name, a login:
+	// none of them changes a count.
+	if _, err := s.UpdateUser(ctx, bob.ID, auth.UserPatch{IsAdmin: new(true), IsActive: new(true), FullName: new("Bob B"), UpdatedAt: baseTime()}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RecordLogin(ctx, carol.ID, baseTime(), carol.PasswordHash, ""); err != nil {
+		t.Fatal(err)
+	}
+	check("nothing counted changed", auth.UserCounts{Total: 3, Active: 3, Admins: 2})
+	deactivate(t, s, bob)
+	check("an admin deactivated", auth.UserCounts{Total: 3, Active: 2, Admins: 1})
+	if err := s.DeleteUser(ctx, bob.ID); err != nil {
+		t.Fatal(err)
+	}
+	check("the inactive one deleted", auth.UserCounts{Total: 2, Active: 2, Admins: 1})
+	if err := s.DeleteUser(ctx, carol.ID); err != nil {
+		t.Fatal(err)
+	}
+	check("an active one deleted", auth.UserCounts{Total: 1, Active: 1, Admins: 1})
+	// A refused change (the last admin) counts nothing.
+	if _, err := s.UpdateUser(ctx, root.ID, auth.UserPatch{IsActive: new(false), UpdatedAt: baseTime()}); !errors.Is(err, auth.ErrLastAdmin) {
+		t.Fatalf("deactivating the last admin: error = %v, want ErrLastAdmin", err)
+	}
+	check("refused", auth.UserCounts{Total: 1, Active: 1, Admins: 1})
+}
+
+func testCountUsersConcurrent(t *testing.T, s SQLStores) {
+	// Counts kept by triggers must not lose an update when users come
+	// and go at once.
+	createUser(t, s, "root", true)
+	var wg sync.WaitGroup
+	for i := range 16 {
+		wg.Go(func() {
+			u, err := s.CreateUser(t.Context(), auth.NewUser{Username: fmt.Sprintf("racer%d", i), Source: auth.SourceLocal, CreatedAt: baseTime()})
+			if err != nil {
+				t.Errorf("CreateUser error = %v", err)
+				return
+			}
+			if i%2 == 0 {
+				if _, err := s.UpdateUser(t.Context(), u.ID, auth.UserPatch{IsActive: new(false), UpdatedAt: baseTime()}); err != nil {
+					t.Errorf("UpdateUser error = %v", err)
+				}
+			}
+			if i%4 == 0 {
+				if err := s.DeleteUser(t.Context(), u.ID); err != nil {
+					t.Errorf("DeleteUser error = %v", err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	got, err := s.CountUsers(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 17 made, 4 deleted (all inactive), 4 more inactive.
+	if want := (auth.UserCounts{Total: 13, Active: 9, Admins: 1}); got != want {
+		t.Errorf("CountUsers = %+v, want %+v", got, want)
+	}
+}
+
 func testPing(t *testing.T, s SQLStores) {
 	if err := s.Ping(t.Context()); err != nil {
 		t.Errorf("Ping error = %v", err)

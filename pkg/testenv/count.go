@@ -4,9 +4,13 @@ import (
 	"context"
 	"net"
 	"sync/atomic"
+	"testing"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/redis/go-redis/v9"
+
+	"authfn/pkg/app"
+	"authfn/pkg/postgres"
 )
 
 // RoundTrips counts the round trips a client makes: each Redis command or
@@ -58,3 +62,21 @@ func (c *RoundTrips) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.Tra
 
 // TraceQueryEnd implements pgx.QueryTracer.
 func (c *RoundTrips) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+
+// Counted returns an Env like New's whose PostgreSQL (a database of its
+// own) and Redis count their round trips in the returned RoundTrips.
+// Its SQL is the counted store, so fixtures go where requests look.
+func Counted(t testing.TB) (*Env, *RoundTrips) {
+	t.Helper()
+	env := New(t)
+	trips := &RoundTrips{}
+	pg, err := postgres.Open(context.Background(), PostgresURL(t), postgres.Options{Tracer: trips})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pg.Close)
+	env.Redis.AddHook(trips)
+	env = env.With(t, app.Backends{SQL: pg, Redis: env.Redis})
+	env.SQL = pg
+	return env, trips
+}

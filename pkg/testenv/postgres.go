@@ -203,3 +203,16 @@ func cloneDatabase(ctx context.Context, t testing.TB, conn *pgx.Conn, admin *url
 }
 
 func ident(name string) string { return pgx.Identifier{name}.Sanitize() }
+
+// NamedStatements counts the named prepared statements on the connection
+// of s that answers it: with statement caching a connection holds them,
+// and with unnamed statements only, none does (none is left by the count
+// itself either). Give s one connection to see the one its calls ran on.
+func NamedStatements(t testing.TB, s *postgres.Store) int {
+	t.Helper()
+	var n int
+	if err := s.Pool().QueryRow(t.Context(), `SELECT count(*) FROM pg_prepared_statements`).Scan(&n); err != nil {
+		t.Fatalf("testenv: count prepared statements: %v", err)
+	}
+	return n
+}

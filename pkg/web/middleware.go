@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
-	"regexp"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -29,29 +28,56 @@ type Options struct {
 	// Gateway recorded for r (the Lambda starter sets it). They are taken
 	// from the event's request context, which the client cannot forge.
 	Gateway func(r *http.Request) (sourceIP, requestID string, ok bool)
+	// Metrics, if set, is told of every request answered (pkg/metrics).
+	Metrics RequestObserver
+}
+
+// RequestObserver counts answered requests. pattern is the ServeMux
+// pattern that matched, "" for none; an implementation must use it, not
+// the raw path, or every URL a client makes up becomes a series.
+type RequestObserver interface {
+	ObserveRequest(pattern, method string, status int, d time.Duration)
 }
 
 // Stack wraps the mux in the middleware every group shares, outside in:
-// recover, request id and client, access log, security headers, CORS,
-// then problem documents for unrouted requests.
+// recover, request id and client, access log, metrics (when o.Metrics is
+// set), security headers, CORS, then problem documents for unrouted
+// requests.
 func Stack(logger *slog.Logger, mux *http.ServeMux, o Options) http.Handler {
 	var h http.Handler = routes(logger, mux)
 	h = cors(o.AllowedOrigins, h)
 	h = headers(h)
+	h = instrument(o.Metrics, h)
 	h = accessLog(logger, h)
 	h = identify(o, h)
 	return recoverer(logger, h)
 }
 
-type requestIDKey struct{}
-
-// RequestID returns the id of the request ctx belongs to, or "".
+// RequestID returns the id of the request ctx belongs to, or "". It
+// travels in the request's auth.Client, which the core's audit events
+// read too: one context value rather than two.
 func RequestID(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey{}).(string)
-	return id
+	return auth.ClientFromContext(ctx).RequestID
 }
 
-var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9-]{1,64}$`)
+// validRequestID reports whether an inbound X-Request-Id can be used:
+// 1-64 characters of [A-Za-z0-9-].
+func validRequestID(id string) bool { return idOf(id, 64, "-") }
+
+// idOf reports whether id has 1 to max bytes, each a letter or digit of
+// ASCII or one of extra. A loop, not a regular expression: it runs on
+// every request.
+func idOf(id string, max int, extra string) bool {
+	if id == "" || len(id) > max {
+		return false
+	}
+	for _, c := range []byte(id) {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte(extra, c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
 
 // validGatewayID reports whether id, a request id from the event's
 // request context, can be used as the request id. It admits more than an
@@ -60,20 +86,7 @@ var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9-]{1,64}$`)
 // ids are base64 ("JKJaXmPLvHcESHA="), ALB ids are trace roots. Echoing
 // it unchanged is what lets a response be found in API Gateway's access
 // log. Nothing that could break a header or a log line gets through.
-func validGatewayID(id string) bool {
-	if id == "" || len(id) > 128 {
-		return false
-	}
-	for _, c := range []byte(id) {
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		case c == '-', c == '_', c == '+', c == '/', c == '=':
-		default:
-			return false
-		}
-	}
-	return true
-}
+func validGatewayID(id string) bool { return idOf(id, 128, "-_+/=") }
 
 // identify settles the request id (a valid inbound one, else API
 // Gateway's, else a new one) and the client's address, echoes the id, and
@@ -92,7 +105,7 @@ func identify(o Options, next http.Handler) http.Handler {
 		}
 		id := r.Header.Get("X-Request-Id")
 		switch {
-		case requestIDPattern.MatchString(id):
+		case validRequestID(id):
 		case validGatewayID(gwID):
 			id = gwID
 		default:
@@ -104,9 +117,7 @@ func identify(o Options, next http.Handler) http.Handler {
 			UserAgent: cleanText(r.UserAgent(), maxUserAgentBytes),
 			RequestID: id,
 		}
-		ctx := context.WithValue(r.Context(), requestIDKey{}, id)
-		ctx = auth.WithClient(ctx, client)
-		next.ServeHTTP(w, r.WithContext(ctx))
+		next.ServeHTTP(w, r.WithContext(auth.WithClient(r.Context(), client)))
 	})
 }
 
@@ -119,6 +130,9 @@ const maxUserAgentBytes = 512
 // byte PostgreSQL's text refuses would lose the audit event it is in), no
 // control characters, at most n bytes without splitting a character.
 func cleanText(s string, n int) string {
+	if len(s) <= n && printableASCII(s) {
+		return s // the common case, without a copy
+	}
 	s = strings.Map(func(r rune) rune {
 		if unicode.IsControl(r) {
 			return -1
@@ -134,10 +148,20 @@ func cleanText(s string, n int) string {
 	return s[:n]
 }
 
+// printableASCII reports whether s is only bytes from ' ' to '~'.
+func printableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < ' ' || s[i] > '~' {
+			return false
+		}
+	}
+	return true
+}
+
 func newRequestID() string {
-	b := make([]byte, 16)
-	_, _ = rand.Read(b) // crypto/rand.Read never fails on supported platforms
-	return hex.EncodeToString(b)
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
+	return hex.EncodeToString(b[:])
 }
 
 func remoteIP(addr string) netip.Addr {
@@ -243,10 +267,46 @@ func accessLog(logger *slog.Logger, next http.Handler) http.Handler {
 		if sw.status >= 500 && sw.status != StatusClientClosed {
 			level = slog.LevelError
 		}
+		if !logger.Enabled(r.Context(), level) {
+			return // without building the attributes of a line nobody keeps
+		}
 		logger.Log(r.Context(), level, "request",
 			"method", r.Method, "path", r.URL.Path, "status", sw.status, "bytes", sw.bytes,
 			"duration_ms", float64(time.Since(start).Microseconds())/1000,
 			"ip", auth.ClientFromContext(r.Context()).IP)
+	})
+}
+
+// instrument tells obs of each request. It sits inside identify, which
+// replaces the request, so that after the call it sees the request
+// ServeMux matched and set Pattern on; and inside accessLog, whose
+// statusWriter it reads instead of wrapping the writer again. A panic is
+// counted as the 500 the recoverer answers, unless a status was written.
+func instrument(obs RequestObserver, next http.Handler) http.Handler {
+	if obs == nil {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw, ok := w.(*statusWriter)
+		if !ok {
+			sw = &statusWriter{ResponseWriter: w}
+			w = sw
+		}
+		done := false
+		defer func() {
+			status := sw.status
+			switch {
+			case status != 0:
+			case done:
+				status = http.StatusOK
+			default:
+				status = http.StatusInternalServerError
+			}
+			obs.ObserveRequest(r.Pattern, r.Method, status, time.Since(start))
+		}()
+		next.ServeHTTP(w, r)
+		done = true
 	})
 }
 

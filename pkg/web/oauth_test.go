@@ -2,7 +2,6 @@ package web
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -72,7 +71,7 @@ func oauthRecord(t *testing.T, err error) (*httptest.ResponseRecorder, string) {
 	var logs bytes.Buffer
 	logger := slog.New(slog.NewJSONHandler(&logs, nil))
 	req := httptest.NewRequest("POST", "/api/auth/v2/token", nil)
-	req = req.WithContext(context.WithValue(req.Context(), requestIDKey{}, "req-1"))
+	req = req.WithContext(auth.WithClient(req.Context(), auth.Client{RequestID: "req-1"}))
 	rec := httptest.NewRecorder()
 	rec.Header().Set("WWW-Authenticate", "Bearer")
 	OAuthError(rec, req, logger, err)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -332,5 +333,17 @@ func TestClientGoneIsNotAnError(t *testing.T) {
 	}
 	if strings.Contains(logs.String(), `"level":"ERROR"`) || strings.Contains(logs.String(), `"level":"WARN"`) {
 		t.Errorf("a client going away was logged as a fault:\n%s", logs.String())
+	}
+}
+
+// TestDecodeRepeatedKeyAfterHugeNumber: a number no float64 holds must not
+// blind the repeated-key scan for targets that keep numbers as text (the
+// preferences map), or the last of two values would win.
+func TestDecodeRepeatedKeyAfterHugeNumber(t *testing.T) {
+	var m map[string]json.RawMessage
+	err := DecodeJSON([]byte(`{"a":1e400,"b":1,"b":2}`), &m)
+	var e *auth.Error
+	if !errors.As(err, &e) || e.Code != auth.CodeInvalidRequest {
+		t.Fatalf("err = %v, want invalid_request for the repeated key (decoded %v)", err, m)
 	}
 }

@@ -1,16 +1,20 @@
 // Package gpustacktest is an in-process fake GPUStack server for tests. It
-// answers GET /version and GET {/v1|/v2}/users/me the way GPUStack does (see
-// package gpustack for the source files each behaviour comes from) and can
-// be made slow, down, or as trusting of localhost as GPUStack before 2.2.
+// answers GET /version, GET {/v1|/v2}/users/me and the admins' paginated
+// GET {/v1|/v2}/users the way GPUStack does (see package gpustack for the
+// source files each behaviour comes from) and can be made slow, down, or as
+// trusting of localhost as GPUStack before 2.2, and fail one page of the
+// user list on demand.
 package gpustacktest
 
 import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -54,6 +58,9 @@ type Server struct {
 	total      int
 	perPath    map[string]int
 	lastHeader http.Header
+	apiKeys    map[string]string // key → username
+	pageFaults map[int]PageFault
+	onPage     func(page int)
 }
 
 type user struct {
@@ -72,7 +79,8 @@ func New(t testing.TB, o Options) *Server {
 	if _, ok := parseVersion(o.Version); !ok {
 		t.Fatalf("gpustacktest: version %q is not like v2.0.1", o.Version)
 	}
-	s := &Server{t: t, caseIns: o.CaseInsensitiveUsernames, version: o.Version, perPath: map[string]int{}}
+	s := &Server{t: t, caseIns: o.CaseInsensitiveUsernames, version: o.Version, perPath: map[string]int{},
+		apiKeys: map[string]string{}, pageFaults: map[int]PageFault{}}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
 	t.Cleanup(s.srv.Close)
 	return s
@@ -108,6 +116,62 @@ func (s *Server) UpdateUser(username, fullName string, admin, active bool) {
 		}
 	}
 	s.t.Fatalf("gpustacktest: no user %q", username)
+}
+
+// DeleteUser removes a user, as an admin does in GPUStack's UI: they are
+// gone from the user list and can no longer sign in. It fails the test for
+// a user that does not exist.
+func (s *Server) DeleteUser(username string) {
+	s.t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, u := range s.users {
+		if u.username == username {
+			s.users = append(s.users[:i], s.users[i+1:]...)
+			return
+		}
+	}
+	s.t.Fatalf("gpustacktest: no user %q", username)
+}
+
+// AddAPIKey gives username an API key, sent as "Authorization: Bearer key".
+// GET /users answers only a key of an active admin: 401 for an unknown
+// key or a deactivated (or deleted) owner, 403 for a non-admin.
+func (s *Server) AddAPIKey(username, key string) {
+	s.t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.apiKeys[key] = username
+}
+
+// PageFault is how one page of GET /users goes wrong.
+type PageFault int
+
+// The faults FailUsersPage can inject.
+const (
+	PageOK          PageFault = iota // answered as GPUStack does
+	PageServerError                  // 500 ErrorResponse
+	PageMalformed                    // 200 with HTML, as from a login page in front
+	PageWrongTotal                   // 200, pagination.total one more than the users there are
+	PageShort                        // 200, the page's last user left out
+	PageOversized                    // 200, a true page padded with 5 MiB of JSON whitespace
+)
+
+// FailUsersPage makes page (1 for the first) of GET /users answer with
+// fault f until it is set back to PageOK.
+func (s *Server) FailUsersPage(page int, f PageFault) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.pageFaults[page] = f
+}
+
+// OnUsersPage makes fn run before each page of GET /users is served, with
+// the page number, outside the server's lock: a test can change the users
+// between two pages, as a GPUStack admin might while a list is read.
+func (s *Server) OnUsersPage(fn func(page int)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.onPage = fn
 }
 
 // AddExternalUser adds an active, non-admin user from an identity provider
@@ -254,6 +318,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		s.usersMe(w, r, f)
+	case f.prefix + "/users":
+		if !onlyGET(w, r) {
+			return
+		}
+		s.usersList(w, r, f)
 	default:
 		// Starlette's own 404, not GPUStack's ErrorResponse: no route matched.
 		writeJSON(w, http.StatusNotFound, map[string]string{"detail": "Not Found"})
@@ -303,6 +372,123 @@ func (s *Server) usersMe(w http.ResponseWriter, r *http.Request, f features) {
 	default:
 		writeJSON(w, http.StatusOK, body)
 	}
+}
+
+// usersList follows get_users behind get_admin_user: a bearer API key of
+// an active admin, then one page of UsersPublic, newest user first
+// (paginated_by_query's default "created_at DESC").
+func (s *Server) usersList(w http.ResponseWriter, r *http.Request, f features) {
+	q := r.URL.Query()
+	page := queryInt(w, q, "page", 1, 0)
+	if page == 0 {
+		return
+	}
+	perPage := queryInt(w, q, "perPage", 100, 100)
+	if perPage == 0 {
+		return
+	}
+	s.mu.Lock()
+	hook := s.onPage
+	s.mu.Unlock()
+	if hook != nil {
+		hook(page)
+	}
+
+	s.mu.Lock()
+	var caller *user
+	if scheme, key, _ := strings.Cut(r.Header.Get("Authorization"), " "); strings.EqualFold(scheme, "bearer") {
+		if name, found := s.apiKeys[key]; found {
+			caller = s.byName(name)
+		}
+	}
+	if caller == nil && s.firstAdmin && clientIP(r) == "127.0.0.1" {
+		caller = s.firstAdminUser()
+	}
+	fault := s.pageFaults[page]
+	total := len(s.users)
+	var items []any
+	for i := total - 1 - (page-1)*perPage; i >= 0 && len(items) < perPage; i-- {
+		items = append(items, s.profile(s.users[i], f))
+	}
+	s.mu.Unlock()
+
+	switch {
+	case caller == nil:
+		writeError(w, http.StatusUnauthorized, "Unauthorized", "Invalid authentication credentials")
+		return
+	case !caller.active:
+		writeError(w, http.StatusUnauthorized, "Unauthorized", "User account is deactivated")
+		return
+	case !caller.admin:
+		writeError(w, http.StatusForbidden, "Forbidden", "No permission to access")
+		return
+	}
+	if items == nil {
+		items = []any{}
+	}
+	switch fault {
+	case PageServerError:
+		writeError(w, http.StatusInternalServerError, "InternalServerError", "Failed to list users")
+		return
+	case PageMalformed:
+		w.Header().Set("Content-Type", "text/html")
+		_, _ = io.WriteString(w, "<html><body>Sign in</body></html>")
+		return
+	case PageWrongTotal:
+		total++
+	case PageShort:
+		if len(items) > 0 {
+			items = items[:len(items)-1]
+		}
+	}
+	body := map[string]any{"items": items, "pagination": map[string]int{
+		"page": page, "perPage": perPage, "total": total, "totalPage": (total + perPage - 1) / perPage,
+	}}
+	if fault == PageOversized {
+		b, _ := json.Marshal(body)
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(b)
+		_, _ = io.WriteString(w, strings.Repeat(" ", 5<<20))
+		return
+	}
+	writeJSON(w, http.StatusOK, body)
+}
+
+// queryInt reads an integer query parameter as FastAPI's Query(default,
+// ge=1, le=max) does (max 0: no upper bound), writing its 422 and
+// returning 0 when the value does not fit.
+func queryInt(w http.ResponseWriter, q url.Values, name string, def, max int) int {
+	raw, ok := q[name]
+	if !ok {
+		return def
+	}
+	n, err := strconv.Atoi(raw[0])
+	msg := ""
+	switch {
+	case err != nil:
+		msg = "Input should be a valid integer, unable to parse string as an integer"
+	case n < 1:
+		msg = "Input should be greater than or equal to 1"
+	case max > 0 && n > max:
+		msg = "Input should be less than or equal to " + strconv.Itoa(max)
+	}
+	if msg == "" {
+		return n
+	}
+	writeJSON(w, http.StatusUnprocessableEntity, map[string]any{"detail": []map[string]any{
+		{"loc": []string{"query", name}, "msg": msg, "input": raw[0]},
+	}})
+	return 0
+}
+
+// byName finds a user by exact name. Called with s.mu held.
+func (s *Server) byName(name string) *user {
+	for _, u := range s.users {
+		if u.username == name {
+			return u
+		}
+	}
+	return nil
 }
 
 // basic parses Authorization like FastAPI's HTTPBasic(auto_error=False):

@@ -154,3 +154,88 @@ func TestDeactivatedUserIs401(t *testing.T) {
 		t.Errorf("deactivated user: %d %v, want 401 Invalid authentication credentials", status, body)
 	}
 }
+
+func getList(t *testing.T, url, key string) (int, map[string]any) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		t.Fatalf("GET %s: body is not a JSON object: %v", url, err)
+	}
+	return resp.StatusCode, body
+}
+
+// TestUserListWireFormat: GET /users answers UsersPublic pages, newest
+// user first, to an active admin's API key only, and refuses page sizes
+// FastAPI's ListParams refuses.
+func TestUserListWireFormat(t *testing.T) {
+	s := New(t, Options{Version: "v2.0.1"})
+	s.AddUser("admin", "Adm1n-Pa55word!", "Admin", true, true)
+	s.AddUser("alice", "Al1ce-Pa55word!", "", false, true)
+	s.AddUser("bob", "B0b-Pa55word!", "", false, false)
+	s.AddAPIKey("admin", "gpustack_admin_key")
+	s.AddAPIKey("alice", "gpustack_alice_key")
+
+	status, body := getList(t, s.URL()+"/v2/users?page=1&perPage=2", "gpustack_admin_key")
+	if status != http.StatusOK {
+		t.Fatalf("status = %d (%v), want 200", status, body)
+	}
+	if got := keys(body); !slices.Equal(got, []string{"items", "pagination"}) {
+		t.Errorf("keys = %v, want items and pagination", got)
+	}
+	want := map[string]any{"page": 1.0, "perPage": 2.0, "total": 3.0, "totalPage": 2.0}
+	if diff := cmp.Diff(want, body["pagination"]); diff != "" {
+		t.Errorf("pagination (-want +got):\n%s", diff)
+	}
+	var names []any
+	var active []any
+	for _, it := range body["items"].([]any) {
+		names = append(names, it.(map[string]any)["username"])
+		active = append(active, it.(map[string]any)["is_active"])
+	}
+	if !slices.Equal(names, []any{"bob", "alice"}) || !slices.Equal(active, []any{false, true}) {
+		t.Errorf("page 1 = %v (active %v), want bob (inactive), alice: newest first", names, active)
+	}
+	if _, body := getList(t, s.URL()+"/v2/users?page=2&perPage=2", "gpustack_admin_key"); len(body["items"].([]any)) != 1 {
+		t.Errorf("page 2 items = %v, want admin alone", body["items"])
+	}
+	s.DeleteUser("bob")
+	if _, body := getList(t, s.URL()+"/v2/users", "gpustack_admin_key"); body["pagination"].(map[string]any)["total"] != 2.0 {
+		t.Errorf("after DeleteUser pagination = %v, want total 2", body["pagination"])
+	}
+
+	for _, tc := range []struct {
+		name, query, key string
+		want             int
+	}{
+		{"no key", "", "", http.StatusUnauthorized},
+		{"unknown key", "", "gpustack_other", http.StatusUnauthorized},
+		{"non-admin key", "", "gpustack_alice_key", http.StatusForbidden},
+		{"page 0", "?page=0", "gpustack_admin_key", http.StatusUnprocessableEntity},
+		{"perPage 101", "?perPage=101", "gpustack_admin_key", http.StatusUnprocessableEntity},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if status, body := getList(t, s.URL()+"/v2/users"+tc.query, tc.key); status != tc.want {
+				t.Errorf("status = %d (%v), want %d", status, body, tc.want)
+			}
+		})
+	}
+	s.UpdateUser("admin", "Admin", true, false)
+	if status, _ := getList(t, s.URL()+"/v2/users", "gpustack_admin_key"); status != http.StatusUnauthorized {
+		t.Errorf("key of a deactivated admin: status = %d, want 401", status)
+	}
+	if status, _ := getList(t, s.URL()+"/v1/users", "gpustack_admin_key"); status != http.StatusNotFound {
+		t.Errorf("/v1/users on 2.x: status = %d, want 404", status)
+	}
+}

@@ -1,4 +1,4 @@
--- Multi-factor authentication: the same tables as PostgreSQL's 0004 (see
+-- Multi-factor authentication: the same tables as PostgreSQL's 0006 (see
 -- there). Times are INTEGER unix microseconds, as in users.
 CREATE TABLE user_mfa (
     user_id    INTEGER PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,

@@ -1,5 +1,6 @@
 -- Multi-factor authentication (docs/security.md 34). A row in user_mfa is
--- what "MFA is on" means: the TOTP secret, sealed with MFA_KEY (AES-256-GCM,
+-- what "MFA is on" means (users.mfa_enabled, from 0004, mirrors it, set in
+-- the same transaction): the TOTP secret, sealed with MFA_KEY (AES-256-GCM,
 -- the user id as additional data), and the last time step accepted, which
 -- only moves forward (UPDATE ... WHERE last_step < $step), so that no code
 -- is accepted twice. Recovery codes are kept as SHA-256 hashes and deleted

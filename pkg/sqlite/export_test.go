@@ -1,0 +1,4 @@
+package sqlite
+
+// EventsQuery is the statement Events sends, for the plan test.
+var EventsQuery = eventsQuery
