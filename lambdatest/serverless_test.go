@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -35,16 +36,24 @@ func TestFunctions(t *testing.T) {
 		"ADMIN_PASSWORD":   adminPassword,
 		"BCRYPT_COST":      "10", // the lowest the service allows: logins stay fast
 	}
+	// As in template.yaml, MFA_KEY goes to the login function, the only
+	// HTTP function that opens TOTP secrets, and to the migrate step.
+	mfaKey := base64.StdEncoding.EncodeToString(randomBytes(32))
 	fn := map[string]*function{}
 	for _, f := range functions {
 		env := vars
-		if f.group == "migrate" {
+		switch f.group {
+		case "migrate":
 			// The migration step opens PostgreSQL only: it must run with
-			// the database and the admin settings and nothing else.
-			env = map[string]string{}
+			// the database, the admin settings and the MFA key (which it
+			// checks) and nothing else.
+			env = map[string]string{"MFA_KEY": mfaKey}
 			for _, k := range []string{"DATABASE_URL", "ADMIN_PASSWORD", "BCRYPT_COST"} {
 				env[k] = vars[k]
 			}
+		case "login":
+			env = maps.Clone(vars)
+			env["MFA_KEY"] = mfaKey
 		}
 		fn[f.group] = startFunction(t, f.id, f.group, env)
 	}
@@ -60,6 +69,7 @@ func TestFunctions(t *testing.T) {
 	t.Run("health", func(t *testing.T) { testHealth(t, fn["health"]) })
 	t.Run("cleanup", func(t *testing.T) { testCleanup(t, fn["cleanup"], fn["login"], adminPassword) })
 	t.Run("authorizer", func(t *testing.T) { testAuthorizer(t, fn, vars, adminPassword) })
+	t.Run("mfa", func(t *testing.T) { testMFA(t, fn, vars, adminPassword) })
 	t.Run("events no function serves", func(t *testing.T) { testUnknownEvents(t, fn) })
 	t.Run("metrics", func(t *testing.T) { testMetrics(t, fn) })
 

@@ -4,10 +4,13 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -236,6 +239,37 @@ func TestBadConfigurationStopsTheStart(t *testing.T) {
 	if err := run(context.Background(), []string{"bogus"}, func(string) string { return "" }, io.Discard); err == nil {
 		t.Error("an unknown command ran")
 	}
+}
+
+// TestMFAKey: the runner makes MFA_KEY once and keeps it in LOCAL_DIR
+// (0600), as it does JWT_SECRET; a start with another key stops with a
+// message that names MFA_KEY and not its value, and the kept key starts
+// again (docs/security.md 34).
+func TestMFAKey(t *testing.T) {
+	dir := t.TempDir()
+	env := map[string]string{"LOCAL_DIR": dir, "ADMIN_PASSWORD": "first admin password", "BCRYPT_COST": "10"}
+	r := start(t, env)
+	if err := r.stop(); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(filepath.Join(dir, "mfa-key"))
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("mfa-key: %v, mode %v; want a 0600 file", err, fi)
+	}
+	kept, _ := os.ReadFile(filepath.Join(dir, "mfa-key"))
+	if key, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(kept))); err != nil || len(key) != 32 {
+		t.Fatalf("mfa-key holds %d bytes (%v), want 32 in base64", len(key), err)
+	}
+	other := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32))
+	wrong := map[string]string{"LOCAL_DIR": dir, "BCRYPT_COST": "10", "MFA_KEY": other, "ADDR": "127.0.0.1:0"}
+	// Bounded: a runner that (wrongly) starts serves until its context ends.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err = run(ctx, nil, func(k string) string { return wrong[k] }, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "MFA_KEY is not the key") || strings.Contains(err.Error(), other) {
+		t.Fatalf("start with another MFA_KEY: %v, want a refusal naming MFA_KEY and not its value", err)
+	}
+	start(t, env)
 }
 
 // TestRoutes: every group registers on one mux without a conflict (which

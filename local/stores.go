@@ -99,43 +99,72 @@ func open(ctx context.Context, getenv func(string) string, stdout io.Writer) (*a
 	return a, setup, metricsHandler, nil
 }
 
-// withLocalSecret supplies JWT_SECRET when it is not set: a random one,
-// made once and kept in .local/ (mode 0600), so that tokens outlive a
-// restart of the runner. Deployed functions get theirs from Secrets Manager
-// instead (template.yaml resolves it at deploy time).
+// localSecrets are the secrets the runner makes for itself when the
+// environment does not set them: random, made once and kept in LOCAL_DIR
+// (mode 0600), so that tokens and sealed MFA secrets outlive a restart of
+// the runner. Deployed functions get theirs from Secrets Manager instead
+// (template.yaml resolves them at deploy time).
+var localSecrets = []struct {
+	env, file string
+	bytes     int
+	encode    func([]byte) string
+}{
+	{"JWT_SECRET", "jwt-secret", 48, base64.RawURLEncoding.EncodeToString},
+	// 32 bytes in standard base64: what MFA_KEY must be.
+	{"MFA_KEY", "mfa-key", 32, base64.StdEncoding.EncodeToString},
+}
+
+// withLocalSecret supplies each of localSecrets that is not set, from its
+// file in LOCAL_DIR, making the file on first use.
 func withLocalSecret(getenv func(string) string) (func(string) string, error) {
-	if getenv("JWT_SECRET") != "" {
+	made := map[string]string{}
+	for _, ls := range localSecrets {
+		if getenv(ls.env) != "" {
+			continue
+		}
+		// LOCAL_DIR is parsed by the config like every variable; the secret
+		// must exist before the config is read, so read the directory through it.
+		cfg, err := app.SetupConfigFromEnv(getenv)
+		if err != nil {
+			// The full parse that follows reports this with every other
+			// problem at once.
+			return getenv, nil
+		}
+		v, err := localSecret(cfg.LocalDir, ls.file, ls.bytes, ls.encode)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", ls.env, err)
+		}
+		made[ls.env] = v
+	}
+	if len(made) == 0 {
 		return getenv, nil
 	}
-	// LOCAL_DIR is parsed by the config like every variable; the secret
-	// must exist before the config is read, so read the directory through it.
-	cfg, err := app.SetupConfigFromEnv(getenv)
-	if err != nil {
-		return nil, err
-	}
-	dir := cfg.LocalDir
-	path := filepath.Join(dir, "jwt-secret")
-	b, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		raw := make([]byte, 48)
-		if _, err := rand.Read(raw); err != nil {
-			return nil, err
-		}
-		b = []byte(base64.RawURLEncoding.EncodeToString(raw))
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return nil, err
-		}
-		if err := os.WriteFile(path, b, 0o600); err != nil {
-			return nil, fmt.Errorf("write local JWT secret: %w", err)
-		}
-	} else if err != nil {
-		return nil, fmt.Errorf("read local JWT secret: %w", err)
-	}
-	secret := strings.TrimSpace(string(b))
 	return func(k string) string {
-		if k == "JWT_SECRET" {
-			return secret
+		if v, ok := made[k]; ok {
+			return v
 		}
 		return getenv(k)
 	}, nil
+}
+
+// localSecret reads dir/file, or writes n random bytes there first.
+func localSecret(dir, file string, n int, encode func([]byte) string) (string, error) {
+	path := filepath.Join(dir, file)
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		raw := make([]byte, n)
+		if _, err := rand.Read(raw); err != nil {
+			return "", err
+		}
+		b = []byte(encode(raw))
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return "", err
+		}
+		if err := os.WriteFile(path, b, 0o600); err != nil {
+			return "", fmt.Errorf("write local secret: %w", err)
+		}
+	} else if err != nil {
+		return "", fmt.Errorf("read local secret: %w", err)
+	}
+	return strings.TrimSpace(string(b)), nil
 }

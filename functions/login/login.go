@@ -11,6 +11,7 @@ import (
 type credentials struct {
 	Username string `json:"username"`
 	Password string `json:"password"`
+	Code     string `json:"code"` // optional: the second factor, for users with MFA on
 }
 
 // Validate only checks presence: a name or password of the wrong shape is
@@ -31,8 +32,9 @@ func (c credentials) Validate() error {
 }
 
 // formFields are the fields a form login may carry: the OAuth2 password
-// grant's (which clients of the old FastAPI service send) and no others.
-var formFields = map[string]bool{"username": true, "password": true, "grant_type": true, "scope": true, "client_id": true, "client_secret": true}
+// grant's (which clients of the old FastAPI service send), the second
+// factor's code, and no others.
+var formFields = map[string]bool{"username": true, "password": true, "code": true, "grant_type": true, "scope": true, "client_id": true, "client_secret": true}
 
 func handleLogin(d Deps) http.Handler {
 	return web.Handle(d.Logger, func(w http.ResponseWriter, r *http.Request) error {
@@ -52,7 +54,7 @@ func handleLogin(d Deps) http.Handler {
 		if err := c.Validate(); err != nil {
 			return err
 		}
-		pair, err := d.Sessions.Login(r.Context(), c.Username, c.Password)
+		pair, err := d.Sessions.LoginWithCode(r.Context(), c.Username, c.Password, c.Code)
 		if err != nil {
 			return err
 		}
@@ -78,7 +80,7 @@ func decodeForm(body string) (credentials, error) {
 	if gt := form.Get("grant_type"); gt != "" && gt != "password" {
 		return credentials{}, auth.Errorf(auth.CodeInvalidRequest, "grant_type must be \"password\".")
 	}
-	return credentials{Username: form.Get("username"), Password: form.Get("password")}, nil
+	return credentials{Username: form.Get("username"), Password: form.Get("password"), Code: form.Get("code")}, nil
 }
 
 func handleRefresh(d Deps) http.Handler {

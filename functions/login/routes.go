@@ -15,6 +15,8 @@ import (
 type Sessions interface {
 	web.Authenticator
 	Login(ctx context.Context, username, password string) (auth.TokenPair, error)
+	LoginWithCode(ctx context.Context, username, password, code string) (auth.TokenPair, error)
+	LoginMFA(ctx context.Context, mfaToken, code string) (auth.TokenPair, error)
 	Refresh(ctx context.Context, token string) (auth.TokenPair, error)
 	Logout(ctx context.Context, s auth.Session, all bool) (int, error)
 	Me(ctx context.Context, s auth.Session) (auth.User, error)
@@ -25,6 +27,9 @@ type Sessions interface {
 	SigningAlgorithms() []string
 	Issuer() string
 	RevokeToken(ctx context.Context, token string) error
+	StartMFAEnrolment(ctx context.Context, s auth.Session, currentPassword string) (auth.MFAEnrolmentStart, error)
+	ActivateMFA(ctx context.Context, s auth.Session, code string) ([]string, error)
+	DisableMFA(ctx context.Context, s auth.Session, currentPassword, code string) error
 }
 
 // Deps are the dependencies of the login group.
@@ -48,4 +53,8 @@ func Register(mux web.Router, d Deps) {
 	mux.Handle("GET /api/auth/v2/.well-known/openid-configuration", handleDiscoveryGet(d))
 	mux.Handle("POST /api/auth/v2/token", handleToken(d))
 	mux.Handle("POST /api/auth/v2/revoke", handleRevoke(d))
+	mux.Handle("POST /api/auth/v2/login/mfa", handleLoginMFA(d))
+	mux.Handle("POST /api/auth/v2/me/mfa/totp", authed(handleMFAEnrolmentStart(d)))
+	mux.Handle("POST /api/auth/v2/me/mfa/totp/activate", authed(handleMFAActivate(d)))
+	mux.Handle("DELETE /api/auth/v2/me/mfa/totp", authed(handleMFADisable(d)))
 }

@@ -21,7 +21,7 @@ const formType = "application/x-www-form-urlencoded"
 // tokenParams are the parameters /token reads. Others are ignored (RFC
 // 6749 §3.2: "MUST ignore unrecognized request parameters").
 var tokenParams = map[string]bool{
-	"grant_type": true, "username": true, "password": true, "refresh_token": true,
+	"grant_type": true, "username": true, "password": true, "code": true, "refresh_token": true,
 	"scope": true, "client_id": true, "client_secret": true,
 }
 
@@ -44,7 +44,9 @@ func handleToken(d Deps) http.Handler {
 			}
 			// Exactly /login's path: the same throttling, the same bcrypt
 			// work for unknown, wrong and deactivated (docs/security.md 7, 32).
-			pair, err = d.Sessions.Login(r.Context(), username, password)
+			// code is this service's extension for users with MFA on: without
+			// it their grant answers mfa_required with an mfa_token.
+			pair, err = d.Sessions.LoginWithCode(r.Context(), username, password, form.Get("code"))
 		case "refresh_token":
 			token := form.Get("refresh_token")
 			if token == "" {

@@ -1,8 +1,9 @@
 // Package users is the admin endpoint group for user accounts: list and
-// search, create, read, change and delete; and what admins read about
-// them: the audit log and the statistics of users, sessions and logins.
-// (Those two are here rather than in a group of their own so that the
-// console's overview costs no extra Lambda function and cold start.)
+// search, create, read, change and delete, and reset a user's MFA; and
+// what admins read about them: the audit log and the statistics of users,
+// sessions and logins. (Those two are here rather than in a group of their
+// own so that the console's overview costs no extra Lambda function and
+// cold start.)
 package users
 
 import (
@@ -24,6 +25,7 @@ type Admin interface {
 	User(ctx context.Context, actor auth.Session, id int64) (auth.User, error)
 	UpdateUser(ctx context.Context, actor auth.Session, id int64, c auth.UserChange) (auth.User, error)
 	DeleteUser(ctx context.Context, actor auth.Session, id int64) error
+	ResetMFA(ctx context.Context, actor auth.Session, id int64) error
 	AuditEvents(ctx context.Context, actor auth.Session, q auth.AuditQuery) (auth.EventPage, error)
 	Stats(ctx context.Context, actor auth.Session, hours int) (auth.Stats, error)
 }
@@ -43,6 +45,7 @@ func Register(mux web.Router, d Deps) {
 	mux.Handle("GET /api/auth/v2/users/{id}", admin(handleUserGet(d)))
 	mux.Handle("PATCH /api/auth/v2/users/{id}", admin(handleUserUpdate(d)))
 	mux.Handle("DELETE /api/auth/v2/users/{id}", admin(handleUserDelete(d)))
+	mux.Handle("POST /api/auth/v2/users/{id}/mfa/reset", admin(handleUserMFAReset(d)))
 	mux.Handle("GET /api/auth/v2/audit", admin(handleAuditList(d)))
 	mux.Handle("GET /api/auth/v2/stats", admin(handleStatsGet(d)))
 }
@@ -152,7 +155,13 @@ func handleUserUpdate(d Deps) http.Handler {
 	})
 }
 
-func handleUserDelete(d Deps) http.Handler {
+func handleUserDelete(d Deps) http.Handler { return handleUserAct(d, d.Admin.DeleteUser) }
+
+func handleUserMFAReset(d Deps) http.Handler { return handleUserAct(d, d.Admin.ResetMFA) }
+
+// handleUserAct answers 204 once act, one admin operation on the user the
+// path names, has succeeded.
+func handleUserAct(d Deps, act func(ctx context.Context, actor auth.Session, id int64) error) http.Handler {
 	return web.Handle(d.Logger, func(w http.ResponseWriter, r *http.Request) error {
 		id, err := web.PathID(r, "id")
 		if err != nil {
@@ -162,7 +171,7 @@ func handleUserDelete(d Deps) http.Handler {
 		if err != nil {
 			return err
 		}
-		if err := d.Admin.DeleteUser(r.Context(), actor, id); err != nil {
+		if err := act(r.Context(), actor, id); err != nil {
 			return err
 		}
 		w.WriteHeader(http.StatusNoContent)

@@ -52,6 +52,7 @@ type SQLStore interface {
 	auth.UserStore
 	auth.PreferenceStore
 	auth.AuditStore
+	auth.MFAStore
 }
 
 // Backends are the opened stores an App runs on, and how to close them.
@@ -79,7 +80,7 @@ func (b Backends) close() {
 // (tests fake the clock). On error the backends are closed.
 func Build(cfg Config, logger *slog.Logger, b Backends, opts ...auth.Option) (*App, error) {
 	rs := redisstore.New(b.Redis, redisstore.Options{Prefix: cfg.RedisKeyPrefix, Timeout: cfg.StoreTimeout})
-	st := auth.Stores{Users: b.SQL, Preferences: b.SQL, Audit: b.SQL, Sessions: rs, Throttle: rs, Locker: rs}
+	st := auth.Stores{Users: b.SQL, Preferences: b.SQL, Audit: b.SQL, MFA: b.SQL, Sessions: rs, Throttle: rs, Locker: rs, MFAChallenges: rs}
 	opts = append([]auth.Option{auth.WithLogger(logger)}, opts...)
 	if cfg.GPUStackURL != "" {
 		up, err := gpustack.New(gpustack.Options{URL: cfg.GPUStackURL, Timeout: cfg.GPUStackTimeout, APIKey: cfg.GPUStackAPIKey})

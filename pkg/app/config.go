@@ -5,6 +5,7 @@ package app
 
 import (
 	"crypto"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -32,6 +33,9 @@ type Config struct {
 	JWTIssuer      string             // JWT_ISSUER, "authfn"
 	JWTAudience    string             // JWT_AUDIENCE, "authfn"
 	AccessTokenTTL time.Duration      // ACCESS_TOKEN_TTL, 1800s
+
+	MFAKey   []byte // MFA_KEY: 32 bytes in base64 (AES-256); empty: MFA cannot be used
+	AdminMFA string // ADMIN_MFA, "optional" or "required"
 
 	RefreshTokenTTL   time.Duration // REFRESH_TOKEN_TTL, 7 days (idle)
 	SessionMaxAge     time.Duration // SESSION_MAX_AGE, 30 days (absolute)
@@ -112,6 +116,9 @@ func parseConfig(getenv func(string) string, signing bool) (Config, error) {
 		GPUStackURL:     strings.TrimSpace(getenv("GPUSTACK_URL")),
 		GPUStackTimeout: r.duration("GPUSTACK_TIMEOUT", 3*time.Second),
 		GPUStackAPIKey:  strings.TrimSpace(getenv("GPUSTACK_API_KEY")),
+
+		MFAKey:   r.mfaKey("MFA_KEY"),
+		AdminMFA: r.str("ADMIN_MFA", AdminMFAOptional),
 	}
 	if signing {
 		c.JWTSecret, c.JWTPrivateKey = r.signingKey("JWT_SECRET")
@@ -149,6 +156,9 @@ func parseConfig(getenv func(string) string, signing bool) (Config, error) {
 	}
 	if p := c.AdminPassword; p != "" && (len(p) < auth.MinPasswordBytes || len(p) > auth.MaxPasswordBytes) {
 		r.fail("ADMIN_PASSWORD", fmt.Sprintf("must be %d-%d bytes", auth.MinPasswordBytes, auth.MaxPasswordBytes))
+	}
+	if c.AdminMFA != AdminMFAOptional && c.AdminMFA != AdminMFARequired {
+		r.fail("ADMIN_MFA", fmt.Sprintf("must be %s or %s, not %q", AdminMFAOptional, AdminMFARequired, c.AdminMFA))
 	}
 	if c.LoginMaxFailures < 1 {
 		r.fail("LOGIN_MAX_FAILURES", "must be at least 1")
@@ -206,7 +216,46 @@ func (c Config) AuthConfig() auth.Config {
 		UserCeiling:       auth.ThrottlePolicy{Max: c.LoginMaxFailuresPerUsername, Window: c.LoginFailureWindow, BaseLock: 30 * time.Second, MaxLock: 15 * time.Minute},
 		IPThrottle:        auth.ThrottlePolicy{Max: c.LoginMaxFailuresPerIP, Window: c.LoginFailureWindow, BaseLock: 30 * time.Second, MaxLock: 15 * time.Minute},
 		AuditRetention:    c.AuditRetention,
+		MFAKey:            c.MFAKey,
+		MFAIssuer:         mfaIssuer(c.JWTIssuer),
+		AdminMFARequired:  c.AdminMFA == AdminMFARequired,
 	}
+}
+
+// The values of ADMIN_MFA.
+const (
+	AdminMFAOptional = "optional"
+	AdminMFARequired = "required"
+)
+
+// mfaIssuer is the name authenticator apps show beside a user's codes: the
+// host of a JWT_ISSUER that is a URL (what a person recognises), or the
+// issuer itself.
+func mfaIssuer(issuer string) string {
+	if u, err := url.Parse(issuer); err == nil && u.Host != "" {
+		return u.Hostname()
+	}
+	return issuer
+}
+
+// mfaKey reads a 32-byte key in base64 (standard or URL alphabet, padded
+// or not). The value never appears in an error.
+func (r *reader) mfaKey(name string) []byte {
+	v := strings.TrimSpace(r.getenv(name))
+	if v == "" {
+		return nil
+	}
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		if b, err := enc.DecodeString(v); err == nil {
+			if len(b) != auth.MFAKeyBytes {
+				r.fail(name, fmt.Sprintf("decodes to %d bytes; it must be %d (e.g. openssl rand -base64 32)", len(b), auth.MFAKeyBytes))
+				return nil
+			}
+			return b
+		}
+	}
+	r.fail(name, fmt.Sprintf("must be %d random bytes in base64 (e.g. openssl rand -base64 32)", auth.MFAKeyBytes))
+	return nil
 }
 
 // reader parses values and collects every problem.

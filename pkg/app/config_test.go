@@ -2,11 +2,13 @@ package app
 
 import (
 	"authfn/pkg/auth"
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/pem"
 	"log/slog"
 	"net/netip"
@@ -33,7 +35,7 @@ func TestConfigDefaults(t *testing.T) {
 		RefreshReuseGrace: 10 * time.Second, BcryptCost: 12, AdminUsername: "admin", Addr: ":8080", LocalDir: ".local", LogLevel: slog.LevelInfo,
 		LoginMaxFailures: 5, LoginMaxFailuresPerIP: 100, LoginMaxFailuresPerUsername: 50, LoginFailureWindow: 15 * time.Minute,
 		CleanupInterval: 15 * time.Minute, AuditRetention: 90 * 24 * time.Hour, StoreTimeout: 3 * time.Second,
-		GPUStackTimeout: 3 * time.Second,
+		GPUStackTimeout: 3 * time.Second, AdminMFA: "optional",
 	}
 	if diff := cmp.Diff(want, c, cmp.Comparer(func(a, b netip.Prefix) bool { return a == b })); diff != "" {
 		t.Errorf("defaults (-want +got):\n%s", diff)
@@ -74,6 +76,7 @@ func TestConfigReportsEveryProblem(t *testing.T) {
 		"TRUSTED_PROXIES": "not-a-cidr", "DATABASE_URL": "mysql://x", "REDIS_URL": "http://x",
 		"ADMIN_USERNAME": "bad name", "ADMIN_PASSWORD": "short", "LOGIN_MAX_FAILURES": "many",
 		"REFRESH_TOKEN_TTL": "1000h", "GPUSTACK_URL": "http://gpustack.example.com", "SESSION_MAX_AGE": "-1h",
+		"MFA_KEY": "c2l4dGVlbi1ieXRlLWtleQ==", "ADMIN_MFA": "always",
 		"LOGIN_MAX_FAILURES_PER_USERNAME": "3",
 		"METRICS_ADDR":                    "9090",
 	}
@@ -86,10 +89,44 @@ func TestConfigReportsEveryProblem(t *testing.T) {
 			t.Errorf("error does not name %s:\n%v", name, err)
 		}
 	}
-	for _, leak := range []string{"too-short-secret", "short\""} {
+	for _, leak := range []string{"too-short-secret", "short\"", "c2l4dGVlbi1ieXRlLWtleQ"} {
 		if strings.Contains(err.Error(), leak) {
 			t.Errorf("error echoes a secret (%s):\n%v", leak, err)
 		}
+	}
+}
+
+// TestConfigMFA: MFA_KEY is 32 bytes in any base64 alphabet, padded or
+// not, and neither needed nor echoed; ADMIN_MFA is optional or required;
+// the issuer authenticator apps show is JWT_ISSUER's host.
+func TestConfigMFA(t *testing.T) {
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	key[0], key[1] = 0xfb, 0xff // '+' and '/' in the standard alphabet, '-' and '_' in the URL one
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		c, err := ConfigFromEnv(env(map[string]string{"JWT_SECRET": secret, "MFA_KEY": enc.EncodeToString(key), "ADMIN_MFA": "required",
+			"JWT_ISSUER": "https://auth.example.com/api/auth/v2"}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := c.AuthConfig()
+		if !bytes.Equal(a.MFAKey, key) || !a.AdminMFARequired || a.MFAIssuer != "auth.example.com" {
+			t.Errorf("%s: key %x, admin MFA required %v, issuer %q", enc.EncodeToString(key), a.MFAKey, a.AdminMFARequired, a.MFAIssuer)
+		}
+	}
+	c, err := ConfigFromEnv(env(map[string]string{"JWT_SECRET": secret}))
+	if err != nil || c.MFAKey != nil || c.AuthConfig().AdminMFARequired || c.AuthConfig().MFAIssuer != "authfn" {
+		t.Errorf("without MFA settings: %v, key %x, %+v", err, c.MFAKey, c.AuthConfig())
+	}
+	for _, bad := range []string{base64.StdEncoding.EncodeToString(key[:31]), base64.StdEncoding.EncodeToString(append(key, 1)), "not base64 at all!"} {
+		_, err := ConfigFromEnv(env(map[string]string{"JWT_SECRET": secret, "MFA_KEY": bad}))
+		if err == nil || !strings.Contains(err.Error(), "MFA_KEY") || strings.Contains(err.Error(), bad) {
+			t.Errorf("MFA_KEY %q: err = %v, want a refusal that does not echo it", bad, err)
+		}
+	}
+	// The setup step reads it too: it checks the key against the database.
+	if c, err := SetupConfigFromEnv(env(map[string]string{"MFA_KEY": base64.StdEncoding.EncodeToString(key)})); err != nil || !bytes.Equal(c.MFAKey, key) {
+		t.Errorf("SetupConfigFromEnv: key %x, %v", c.MFAKey, err)
 	}
 }
 

@@ -18,10 +18,12 @@ type SetupResult struct {
 	AdminCreated      bool     `json:"admin_created"`
 }
 
-// SetupStore is what Setup needs of the SQL store: users and the audit log.
+// SetupStore is what Setup needs of the SQL store: users, the audit log
+// and the MFA key check.
 type SetupStore interface {
 	auth.UserStore
 	auth.AuditStore
+	auth.MFAStore
 }
 
 // Migrate applies a SQL store's pending migrations and names them; nil
@@ -54,9 +56,14 @@ func Setup(ctx context.Context, cfg Config, logger *slog.Logger, sql SetupStore,
 			logger.InfoContext(ctx, "migrations applied", "migrations", applied)
 		}
 	}
-	setup, err := auth.NewSetup(cfg.AuthConfig(), sql, sql, auth.WithLogger(logger))
+	setup, err := auth.NewSetup(cfg.AuthConfig(), sql, sql, sql, auth.WithLogger(logger))
 	if err != nil {
 		return r, err
+	}
+	// Before anything else reads or seals a secret: a wrong MFA_KEY stops
+	// the start (or the deploy) here, with a message that says so.
+	if err := setup.CheckMFAKey(ctx); err != nil {
+		return r, fmt.Errorf("MFA_KEY: %w", err)
 	}
 	fa, err := setup.EnsureFirstAdmin(ctx, cfg.AdminUsername, cfg.AdminPassword)
 	if err != nil {

@@ -48,6 +48,7 @@ type noSQL struct {
 	auth.UserStore
 	auth.PreferenceStore
 	auth.AuditStore
+	auth.MFAStore
 }
 
 func errNoSQL() error {
@@ -111,3 +112,17 @@ func (noSQL) CountEventsByHour(context.Context, []string, time.Time, time.Time) 
 func (noSQL) DeleteEventsBefore(context.Context, time.Time, int) (int, error) {
 	return 0, errNoSQL()
 }
+
+func (noSQL) EnableMFA(context.Context, int64, auth.MFAEnrolment) error { return errNoSQL() }
+
+func (noSQL) MFA(context.Context, int64) (auth.MFARecord, error) { return auth.MFARecord{}, errNoSQL() }
+
+func (noSQL) AdvanceMFAStep(context.Context, int64, int64) (bool, error) { return false, errNoSQL() }
+
+func (noSQL) UseRecoveryCode(context.Context, int64, string) (bool, error) { return false, errNoSQL() }
+
+func (noSQL) DisableMFA(context.Context, int64) (bool, error) { return false, errNoSQL() }
+
+func (noSQL) MFAKeyCheck(context.Context) (string, error) { return "", errNoSQL() }
+
+func (noSQL) InitMFAKeyCheck(context.Context, string) (string, error) { return "", errNoSQL() }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"sync/atomic"
 	"time"
 )
 
@@ -20,6 +21,14 @@ type Config struct {
 	UserCeiling       ThrottlePolicy // login failures per username across all addresses
 	IPThrottle        ThrottlePolicy // login failures per client IP
 	AuditRetention    time.Duration  // cleanup deletes audit events older than this
+	// MFAKey is MFA_KEY, the AES-256 key TOTP secrets are sealed with; nil
+	// turns MFA operations off (ErrMFANotConfigured).
+	MFAKey []byte
+	// MFAIssuer names the service in authenticator apps (otpauth:// URIs).
+	MFAIssuer string
+	// AdminMFARequired is ADMIN_MFA=required: admins without MFA may use
+	// their own account only (ErrMFAEnrollmentRequired elsewhere).
+	AdminMFARequired bool
 }
 
 // Stores are the backing stores the service runs on.
@@ -30,6 +39,9 @@ type Stores struct {
 	Sessions    SessionStore
 	Throttle    Throttle
 	Locker      Locker
+	// MFA (SQL) and MFAChallenges (Redis) hold multi-factor state; see mfa.go.
+	MFA           MFAStore
+	MFAChallenges MFAChallenges
 }
 
 // core is what every capability shares: the stores, the clock, the
@@ -53,6 +65,12 @@ type core struct {
 	metrics   Metrics // nil: nothing counted
 	clock     func() time.Time
 	rand      io.Reader
+
+	// Multi-factor authentication (mfa.go).
+	mfa        MFAStore
+	pending    MFAChallenges
+	sealer     *sealer     // nil without MFA_KEY
+	keyChecked atomic.Bool // MFA_KEY matched the database's key check (mfaSealer)
 }
 
 // Option changes how the core is built; tests use WithClock to fake time.
@@ -63,6 +81,7 @@ func newCore(cfg Config, st Stores, opts []Option) (*core, error) {
 	c := &core{
 		cfg: cfg, users: st.Users, prefs: st.Preferences, audit: st.Audit,
 		sessions: st.Sessions, throttle: st.Throttle, locker: st.Locker,
+		mfa: st.MFA, pending: st.MFAChallenges,
 		logger: slog.New(slog.DiscardHandler), clock: time.Now, rand: rand.Reader,
 	}
 	for _, o := range opts {
@@ -73,6 +92,11 @@ func newCore(cfg Config, st Stores, opts []Option) (*core, error) {
 		return nil, &Error{Code: CodeInvalidRequest, Message: "bad bcrypt cost", Err: err}
 	}
 	c.hasher = h
+	if cfg.MFAKey != nil {
+		if c.sealer, err = newSealer(cfg.MFAKey); err != nil {
+			return nil, err
+		}
+	}
 	return c, nil
 }
 
@@ -182,8 +206,9 @@ func truncate(s string, n int) string {
 
 func utf8RuneStart(b byte) bool { return b&0xC0 != 0x80 }
 
-// authorize returns the actor's current record if it is an active admin.
-// The zero Session (no actor) is never an admin. Returns ErrForbidden, or
+// authorize returns the actor's current record if it is an active admin
+// (with MFA on, under ADMIN_MFA=required). The zero Session (no actor) is
+// never an admin. Returns ErrForbidden, ErrMFAEnrollmentRequired, or
 // ErrInvalidToken if the actor's record is gone.
 func (s *core) authorize(ctx context.Context, actor Session) (User, error) {
 	if actor.UserID == 0 {
@@ -198,6 +223,11 @@ func (s *core) authorize(ctx context.Context, actor Session) (User, error) {
 	}
 	if !u.IsAdmin || !u.IsActive {
 		return User{}, ErrForbidden
+	}
+	// Read from the same current record as the admin flag, so an admin
+	// whose MFA was reset is stopped at the next request.
+	if s.cfg.AdminMFARequired && !u.MFAEnabled {
+		return User{}, ErrMFAEnrollmentRequired
 	}
 	return u, nil
 }

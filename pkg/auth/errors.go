@@ -17,6 +17,7 @@ const (
 	CodeInvalidCredentials Code = "invalid_credentials" // 401
 	CodeInvalidToken       Code = "invalid_token"       // 401
 	CodeTokenReused        Code = "token_reused"        // 401
+	CodeMFARequired        Code = "mfa_required"        // 401, with an mfa_token
 	CodeForbidden          Code = "forbidden"           // 403
 	CodeNotFound           Code = "not_found"           // 404
 	CodeConflict           Code = "conflict"            // 409
@@ -34,6 +35,7 @@ type Error struct {
 	Message    string
 	Fields     map[string]string // per-field problems (CodeValidation)
 	RetryAfter time.Duration     // CodeRateLimited
+	MFAToken   string            // CodeMFARequired: what POST /login/mfa takes with a code
 	Err        error
 }
 

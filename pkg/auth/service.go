@@ -56,11 +56,11 @@ func New(cfg Config, st Stores, opts ...Option) (*Service, error) {
 	}, nil
 }
 
-// NewSetup returns the Setup capability alone, on a user store and an
-// audit store: what the migration step needs, without any token key or
-// session store. Returns CodeInvalidRequest for a bad bcrypt cost.
-func NewSetup(cfg Config, users UserStore, audit AuditStore, opts ...Option) (*Setup, error) {
-	c, err := newCore(cfg, Stores{Users: users, Audit: audit}, opts)
+// NewSetup returns the Setup capability alone, on the user, audit and MFA
+// stores: what the migration step needs, without any token key or session
+// store. Returns CodeInvalidRequest for a bad bcrypt cost or MFA key.
+func NewSetup(cfg Config, users UserStore, audit AuditStore, mfa MFAStore, opts ...Option) (*Setup, error) {
+	c, err := newCore(cfg, Stores{Users: users, Audit: audit, MFA: mfa}, opts)
 	if err != nil {
 		return nil, err
 	}

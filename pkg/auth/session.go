@@ -28,6 +28,11 @@ type Session struct {
 	// updates every session of the user at once. The core's own admin
 	// checks still read the user record.
 	Admin bool `json:"-"`
+	// AMR lists how the user authenticated at login (the amr claim: "pwd",
+	// then "otp" after a second factor), kept so that tokens minted by a
+	// refresh claim what the login proved. SessionStore.RotateRefresh
+	// returns it; the other reads need not.
+	AMR []string `json:"-"`
 }
 
 // Rotation asks a SessionStore to swap a session's refresh token.

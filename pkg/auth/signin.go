@@ -26,20 +26,37 @@ type TokenPair struct {
 // Login checks a username and password and starts a session. Every failure
 // (unknown user, wrong password, deactivated account, over-long password) is
 // ErrInvalidCredentials after the same bcrypt work. Returns
-// CodeRateLimited while the username or client IP is locked out, and
-// CodeUnavailable when a store is down.
+// CodeMFARequired (with an mfa_token) for a user with MFA on, after the
+// right password only; CodeRateLimited while the username or client IP is
+// locked out, and CodeUnavailable when a store is down.
 func (s *Sessions) Login(ctx context.Context, username, password string) (TokenPair, error) {
-	p, err := s.login(ctx, username, password)
-	if s.metrics != nil {
+	return s.LoginWithCode(ctx, username, password, "")
+}
+
+// LoginWithCode is Login with the second factor given at once: for a user
+// with MFA on, a non-empty code (TOTP or recovery) is checked after the
+// right password, and a wrong one is ErrInvalidCredentials, the answer of
+// a wrong password, counted alike. For a user without MFA the code is
+// ignored. Returns what Login returns.
+func (s *Sessions) LoginWithCode(ctx context.Context, username, password, code string) (TokenPair, error) {
+	p, err := s.login(ctx, username, password, code)
+	return p, s.loginFinished(err)
+}
+
+// loginFinished counts a login's outcome, unless it waits for its second
+// step (mfa_required: LoginMFA counts how that ends), and returns err
+// without the marker that is for the count only.
+func (s *Sessions) loginFinished(err error) error {
+	if s.metrics != nil && ErrorCode(err) != CodeMFARequired {
 		s.metrics.LoginFinished(loginOutcome(err))
 	}
 	if up, ok := err.(upstreamFailed); ok {
-		err = up.err // the marker is for the count only
+		err = up.err
 	}
-	return p, err
+	return err
 }
 
-func (s *Sessions) login(ctx context.Context, username, password string) (TokenPair, error) {
+func (s *Sessions) login(ctx context.Context, username, password, code string) (TokenPair, error) {
 	now := s.now()
 	a, err := s.beginAttempt(ctx, now, username)
 	if err != nil {
@@ -54,7 +71,7 @@ func (s *Sessions) login(ctx context.Context, username, password string) (TokenP
 	// A user with a local password is checked here only: the upstream is
 	// never asked about, and so can never take over, a local account.
 	if s.upstream != nil && ValidUsername(username) && (!found || u.Source == s.upstream.Source()) {
-		return s.upstreamLogin(ctx, a, username, password, u, found)
+		return s.upstreamLogin(ctx, a, username, password, code, u, found)
 	}
 	hash := u.PasswordHash // empty for an unknown user: check compares the dummy
 	if ok := s.hasher.check(hash, password); !ok || !u.IsActive {
@@ -67,6 +84,10 @@ func (s *Sessions) login(ctx context.Context, username, password string) (TokenP
 		}
 		return TokenPair{}, s.loginFailed(ctx, a, username, u.ID, reason)
 	}
+	amr, err := s.secondFactor(ctx, a, u, code, now)
+	if err != nil {
+		return TokenPair{}, err
+	}
 	if err := s.attemptSucceeded(ctx, a); err != nil {
 		return TokenPair{}, err
 	}
@@ -76,7 +97,44 @@ func (s *Sessions) login(ctx context.Context, username, password string) (TokenP
 			return TokenPair{}, err
 		}
 	}
-	return s.startSession(ctx, u, now, rehash)
+	return s.startSession(ctx, u, now, rehash, amr)
+}
+
+// LoginMFA is the second step of a login with MFA on: an mfa_token from
+// the first step (used up by this call, whatever its outcome) and a TOTP
+// or recovery code. A wrong or replayed code counts against the username's
+// throttle like a wrong password. Returns ErrMFATokenInvalid for a token
+// that is malformed, unknown, used or expired (or whose user was
+// deactivated, changed password or lost MFA meanwhile), ErrMFACodeInvalid,
+// CodeRateLimited, CodeUnavailable.
+func (s *Sessions) LoginMFA(ctx context.Context, mfaToken, code string) (TokenPair, error) {
+	p, err := s.loginMFA(ctx, mfaToken, code)
+	return p, s.loginFinished(err)
+}
+
+func (s *Sessions) loginMFA(ctx context.Context, mfaToken, code string) (TokenPair, error) {
+	now := s.now()
+	u, err := s.takeMFAToken(ctx, mfaToken, now)
+	if err != nil {
+		return TokenPair{}, err
+	}
+	a, err := s.beginAttempt(ctx, now, u.Username)
+	if err != nil {
+		return TokenPair{}, err
+	}
+	method, reason, err := s.checkCode(ctx, u, code, now)
+	switch {
+	case errors.Is(err, ErrMFACodeInvalid):
+		_ = s.mfaFailed(ctx, a, u, method, reason)
+		return TokenPair{}, ErrMFACodeInvalid
+	case err != nil:
+		s.abandon(ctx, a)
+		return TokenPair{}, err
+	}
+	if err := s.attemptSucceeded(ctx, a); err != nil {
+		return TokenPair{}, err
+	}
+	return s.startSession(ctx, u, now, "", []string{AMRPassword, AMROTP})
 }
 
 // lookup finds a user by a name as typed at login. A name that cannot be
@@ -88,8 +146,9 @@ func (s *Sessions) lookup(ctx context.Context, username string) (User, error) {
 	return s.users.UserByUsername(ctx, username)
 }
 
-// startSession creates a session for u and issues its first token pair.
-func (s *Sessions) startSession(ctx context.Context, u User, now time.Time, rehash string) (TokenPair, error) {
+// startSession creates a session for u and issues its first token pair;
+// amr says how the login authenticated u.
+func (s *Sessions) startSession(ctx context.Context, u User, now time.Time, rehash string, amr []string) (TokenPair, error) {
 	c := ClientFromContext(ctx)
 	sid, err := randomToken(s.rand, 16)
 	if err != nil {
@@ -100,7 +159,7 @@ func (s *Sessions) startSession(ctx context.Context, u User, now time.Time, reha
 		CreatedAt: now, LastSeenAt: now,
 		AbsoluteExpiresAt: now.Add(s.cfg.SessionMaxAge),
 		IP:                truncate(c.IP, 64), UserAgent: truncate(c.UserAgent, 512),
-		Admin: u.IsAdmin && u.IsActive,
+		Admin: u.IsAdmin && u.IsActive, AMR: amr,
 	}
 	sess.ExpiresAt = minTime(now.Add(s.cfg.RefreshTTL), sess.AbsoluteExpiresAt)
 	refresh, refreshHash, err := s.newRefreshToken(u.ID, sess.ID)
@@ -151,6 +210,7 @@ func (s *Sessions) pair(u User, sess Session, refresh string, now time.Time) (To
 		SessionID: sess.ID,
 		Username:  u.Username,
 		Admin:     u.IsAdmin,
+		AMR:       sessionAMR(sess),
 	})
 	if err != nil {
 		return TokenPair{}, err
@@ -162,6 +222,15 @@ func (s *Sessions) pair(u User, sess Session, refresh string, now time.Time) (To
 		SessionID:        sess.ID,
 		User:             u,
 	}, nil
+}
+
+// sessionAMR is the amr claim of sess's tokens: what its login proved, and
+// for a session created before the methods were kept, the password.
+func sessionAMR(sess Session) []string {
+	if len(sess.AMR) == 0 {
+		return []string{AMRPassword}
+	}
+	return sess.AMR
 }
 
 // A refresh token reads "r1.<user id>.<session id>.<secret>". Naming the

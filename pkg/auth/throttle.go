@@ -177,6 +177,14 @@ func (s *core) loginFailed(ctx context.Context, a attempt, username string, user
 	if userID != 0 {
 		e.TargetID = &userID
 	}
+	return s.failed(ctx, a, e)
+}
+
+// failed writes e, the audit event of a failed attempt (already counted),
+// and login.locked when the attempt started a lock, and returns the one
+// answer every failure gets: for a wrong password (loginFailed) and a
+// wrong second factor (mfaFailed) alike.
+func (s *core) failed(ctx context.Context, a attempt, e Event) error {
 	s.record(ctx, e)
 	if locked := max(a.userLock, a.pairLock, a.ipLock); locked > 0 {
 		e.Type, e.Details = EventLoginLocked, map[string]any{"locked_seconds": int(locked.Seconds())}

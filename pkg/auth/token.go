@@ -33,6 +33,9 @@ type AccessClaims struct {
 	SessionID string `json:"sid"`
 	Username  string `json:"username"`
 	Admin     bool   `json:"admin"`
+	// AMR (RFC 8176) says how the session's login authenticated the user:
+	// ["pwd"], or ["pwd", "otp"] after a second factor.
+	AMR []string `json:"amr,omitempty"`
 }
 
 // UserID returns the subject as a user id, or 0 if it is not one.

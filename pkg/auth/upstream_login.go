@@ -13,7 +13,7 @@ import (
 // earlier (synchronised on every success). A wrong upstream password is
 // the same failure as any other and counts against the same throttle; an
 // upstream that cannot be asked is CodeUnavailable, for this path only.
-func (s *Sessions) upstreamLogin(ctx context.Context, a attempt, username, password string, u User, found bool) (TokenPair, error) {
+func (s *Sessions) upstreamLogin(ctx context.Context, a attempt, username, password, code string, u User, found bool) (TokenPair, error) {
 	now := a.now
 	// The dummy hash runs alongside the upstream call, so this path never
 	// answers faster than a local check would: response times do not tell
@@ -56,10 +56,15 @@ func (s *Sessions) upstreamLogin(ctx context.Context, a attempt, username, passw
 	if !u.IsActive {
 		return TokenPair{}, s.loginFailed(ctx, a, username, u.ID, "upstream_inactive")
 	}
+	// A provisioned user may turn MFA on like any other (docs/api.md).
+	amr, err := s.secondFactor(ctx, a, u, code, now)
+	if err != nil {
+		return TokenPair{}, err
+	}
 	if err := s.attemptSucceeded(ctx, a); err != nil {
 		return TokenPair{}, err
 	}
-	return s.startSession(ctx, u, now, "")
+	return s.startSession(ctx, u, now, "", amr)
 }
 
 // provision creates the local record of an upstream user on their first

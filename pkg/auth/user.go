@@ -23,6 +23,7 @@ type User struct {
 	IsAdmin      bool       `json:"is_admin"`
 	IsActive     bool       `json:"is_active"`
 	Source       string     `json:"source"`
+	MFAEnabled   bool       `json:"mfa_enabled"` // a second factor (TOTP) is asked at login
 	CreatedAt    time.Time  `json:"created_at"`
 	UpdatedAt    time.Time  `json:"updated_at"`
 	LastLoginAt  *time.Time `json:"last_login_at"`

@@ -17,12 +17,14 @@ import (
 // be changed, serialises the last-admin check without deadlocks.
 const adminLockKey int64 = 0x6175_7468_666e_0002 // "authfn" + 2
 
-const userColumns = `id, username, full_name, is_admin, is_active, source, created_at, updated_at, last_login_at, password_hash`
+// mfa_enabled mirrors a row in user_mfa: EnableMFA and DisableMFA set it
+// in the same transaction (the statistics triggers count the column).
+const userColumns = `id, username, full_name, is_admin, is_active, source, created_at, updated_at, last_login_at, password_hash, mfa_enabled`
 
 func scanUser(row pgx.Row) (auth.User, error) {
 	var u auth.User
 	err := row.Scan(&u.ID, &u.Username, &u.FullName, &u.IsAdmin, &u.IsActive, &u.Source,
-		&u.CreatedAt, &u.UpdatedAt, &u.LastLoginAt, &u.PasswordHash)
+		&u.CreatedAt, &u.UpdatedAt, &u.LastLoginAt, &u.PasswordHash, &u.MFAEnabled)
 	if err != nil {
 		return auth.User{}, err
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/redis/go-redis/v9"
@@ -65,7 +66,7 @@ func (s *Store) createChunk(ctx context.Context, chunk []auth.Session) error {
 			createSessionScript.EvalSha(ctx, p,
 				s.sessionKeys(uid, sid),
 				created, sid, s.userBase(uid),
-				uid, sess.Username, created, created, idle, micros(sess.AbsoluteExpiresAt), sess.IP, sess.UserAgent, "rh-"+sid, MaxSessionsPerUser, adminFlag(sess.Admin),
+				uid, sess.Username, created, created, idle, micros(sess.AbsoluteExpiresAt), sess.IP, sess.UserAgent, "rh-"+sid, MaxSessionsPerUser, adminFlag(sess.Admin), strings.Join(sess.AMR, " "),
 			)
 		}
 		return nil

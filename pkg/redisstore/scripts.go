@@ -22,7 +22,8 @@ import "github.com/redis/go-redis/v9"
 // KEYS: session hash, user index, history.
 // ARGV: now (µs), sid, user base, then uid, username, created, seen, idle
 // expiry, absolute expiry, ip, user agent, refresh hash, the most sessions
-// a user may hold, admin flag ("1" or "0").
+// a user may hold, admin flag ("1" or "0"), authentication methods ("pwd"
+// or "pwd otp").
 // Returns {1}, or {0, created, refresh hash} of a session that exists with
 // this id (never overwritten).
 const createSessionLua = `
@@ -38,7 +39,7 @@ end
 if #dead > 0 then redis.call('ZREM', KEYS[2], unpack(dead)) end
 redis.call('DEL', KEYS[3])
 redis.call('HSET', KEYS[1], 'uid', ARGV[4], 'un', ARGV[5], 'c', ARGV[6], 'seen', ARGV[7],
-  'ie', ARGV[8], 'ae', ARGV[9], 'ip', ARGV[10], 'ua', ARGV[11], 'rh', ARGV[12], 'adm', ARGV[14])
+  'ie', ARGV[8], 'ae', ARGV[9], 'ip', ARGV[10], 'ua', ARGV[11], 'rh', ARGV[12], 'adm', ARGV[14], 'amr', ARGV[15])
 redis.call('PEXPIRE', KEYS[1], math.ceil((tonumber(ARGV[8]) - now) / 1000))
 redis.call('ZADD', KEYS[2], ARGV[8], ARGV[2])
 -- A user holds at most ARGV[13] sessions: past that, the ones closest to
@@ -86,11 +87,11 @@ return f
 // ARGV: now (µs), sid, presented hash, new hash, grace (µs), idle TTL (µs),
 // history length.
 // Returns {"ok", uid, username, created, seen, idle expiry, absolute expiry,
-// ip, user agent, admin flag}, {"conflict"}, {"reused", created, max remaining score or
+// ip, user agent, admin flag, authentication methods}, {"conflict"}, {"reused", created, max remaining score or
 // ""}, or {"unknown"}.
 const rotateRefreshLua = `
 local now = tonumber(ARGV[1])
-local f = redis.call('HMGET', KEYS[1], 'uid', 'un', 'c', 'seen', 'ie', 'ae', 'ip', 'ua', 'rh', 'adm')
+local f = redis.call('HMGET', KEYS[1], 'uid', 'un', 'c', 'seen', 'ie', 'ae', 'ip', 'ua', 'rh', 'adm', 'amr')
 if not f[5] then return {'unknown'} end
 local ae = tonumber(f[6])
 if tonumber(f[5]) <= now or ae <= now then
@@ -108,7 +109,7 @@ if f[9] == ARGV[3] then
   redis.call('PEXPIRE', KEYS[1], math.ceil((ie - now) / 1000))
   redis.call('PEXPIRE', KEYS[3], math.ceil((ae - now) / 1000))
   redis.call('ZADD', KEYS[2], ie, ARGV[2])
-  return {'ok', f[1], f[2], f[3], ARGV[1], ie, f[6], f[7], f[8], f[10]}
+  return {'ok', f[1], f[2], f[3], ARGV[1], ie, f[6], f[7], f[8], f[10], f[11]}
 end
 local at = redis.call('ZSCORE', KEYS[3], ARGV[3])
 if not at then return {'unknown'} end

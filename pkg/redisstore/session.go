@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -78,6 +79,7 @@ func (s *Store) CreateSession(ctx context.Context, sess auth.Session, refreshHas
 		s.sessionKeys(uid, sid),
 		created, sid, s.userBase(uid),
 		uid, sess.Username, created, seen, idle, micros(absolute), sess.IP, sess.UserAgent, refreshHash, MaxSessionsPerUser, adminFlag(sess.Admin),
+		strings.Join(sess.AMR, " "),
 	).Slice()
 	if err != nil {
 		return s.fail("create session", err)
@@ -129,7 +131,8 @@ func (s *Store) TouchSession(ctx context.Context, userID int64, sessionID string
 }
 
 // RotateRefresh atomically swaps the refresh token of a session and renews
-// its idle expiry to r.Now+r.IdleTTL, never past the absolute expiry.
+// its idle expiry to r.Now+r.IdleTTL, never past the absolute expiry. The
+// session it returns carries the AMR it was created with.
 // Returns ErrNotFound for an unknown or dead session or an unknown token,
 // ErrRefreshConflict for a token rotated within r.Grace (the session lives
 // on), ErrTokenReused for a token rotated earlier (the session, its newest
@@ -158,9 +161,18 @@ func (s *Store) RotateRefresh(ctx context.Context, r auth.Rotation) (auth.Sessio
 	}
 	switch str(v[0]) {
 	case "ok":
-		sess, err := sessionFrom(sid, v[1:])
+		if len(v) != 2+sessionFields {
+			return auth.Session{}, errors.New("redisstore: rotate refresh: malformed reply")
+		}
+		sess, err := sessionFrom(sid, v[1:1+sessionFields])
 		if err != nil {
 			return auth.Session{}, fmt.Errorf("redisstore: rotate refresh: %w", err)
+		}
+		// Only a refresh needs the methods (to sign the new token with
+		// them); the other reads leave them out and stay as they were. A
+		// session from before they were kept has none.
+		if amr := str(v[1+sessionFields]); amr != "" {
+			sess.AMR = strings.Fields(amr)
 		}
 		// The global index is in other slots. Keeping its expiry current is
 		// best effort: the rotation has happened and its new token must

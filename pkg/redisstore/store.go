@@ -9,6 +9,7 @@
 //	{u:<uid>}:s:<sid>   session hash: uid, un, c, seen, ie, ae, ip, ua, rh
 //	{u:<uid>}:ss        ZSET of the user's session ids, scored by idle expiry
 //	{u:<uid>}:r:<sid>   ZSET of the session's rotated refresh hashes, scored by rotation time
+//	{u:<uid>}:mp        a pending MFA enrolment; {u:<uid>}:mt:<hash> an mfa_token (mfa.go)
 //	{gs:NN}:c           ZSET, all scores 0, members "<created µs, 16 digits>:<uid>:<sid>"
 //	{gs:NN}:e           the same members scored by idle expiry
 //	{gs:NN}:pc          where the orphan walk of PruneSessions stopped

@@ -68,6 +68,17 @@ func TestSessionStore(t *testing.T) {
 	}
 }
 
+func TestMFAChallenges(t *testing.T) {
+	for _, b := range backends() {
+		t.Run(b.name, func(t *testing.T) {
+			storetest.MFAChallenges(t, func(t *testing.T) (auth.MFAChallenges, func(time.Duration)) {
+				c, prefix, elapse := b.open(t)
+				return redisstore.New(c, redisstore.Options{Prefix: prefix}), elapse
+			})
+		})
+	}
+}
+
 func TestThrottle(t *testing.T) {
 	for _, b := range backends() {
 		t.Run(b.name, func(t *testing.T) {

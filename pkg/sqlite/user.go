@@ -10,7 +10,9 @@ import (
 	"authfn/pkg/sqlstore"
 )
 
-const userColumns = `id, username, full_name, is_admin, is_active, source, created_at, updated_at, last_login_at, password_hash`
+// mfa_enabled mirrors a row in user_mfa: EnableMFA and DisableMFA set it
+// in the same transaction (the statistics triggers count the column).
+const userColumns = `id, username, full_name, is_admin, is_active, source, created_at, updated_at, last_login_at, password_hash, mfa_enabled`
 
 // scanner is what *sql.Row and *sql.Rows share.
 type scanner interface {
@@ -27,7 +29,7 @@ func scanUser(row scanner) (auth.User, error) {
 	var created, updated int64
 	var lastLogin sql.NullInt64
 	err := row.Scan(&u.ID, &u.Username, &u.FullName, &u.IsAdmin, &u.IsActive, &u.Source,
-		&created, &updated, &lastLogin, &u.PasswordHash)
+		&created, &updated, &lastLogin, &u.PasswordHash, &u.MFAEnabled)
 	if err != nil {
 		return auth.User{}, err
 	}

@@ -50,6 +50,7 @@ func SessionStore(t *testing.T, open func(t *testing.T) SessionHarness) {
 		{"RevokeSession", testSessionRevokeSession},
 		{"RevokeUserSessions", testSessionRevokeUserSessions},
 		{"AdminFlag", testSessionAdminFlag},
+		{"AMRKeptByRotate", testSessionAMRKeptByRotate},
 		{"SetUserAdmin", testSessionSetUserAdmin},
 		{"SetUserAdminOneRoundTrip", testSessionSetUserAdminOneRoundTrip},
 		{"RevokeByRefresh", testSessionRevokeByRefresh},
@@ -896,6 +897,31 @@ func testSessionAdminFlag(t *testing.T, h SessionHarness) {
 	rotated, err := s.RotateRefresh(t.Context(), sessionRotation(admin, "rh-s_admin", "rh-2", now))
 	if err != nil || !rotated.Admin {
 		t.Errorf("RotateRefresh.Admin = %v, %v, want true, nil", rotated.Admin, err)
+	}
+}
+
+// testSessionAMRKeptByRotate: every rotation returns the authentication
+// methods the session was created with, so a refreshed token claims what
+// the login proved; a session created without any returns none.
+func testSessionAMRKeptByRotate(t *testing.T, h SessionHarness) {
+	s, base := h.Store, sessionTime()
+	mfa := sessionAt(32, "s_mfa", base)
+	mfa.AMR = []string{auth.AMRPassword, auth.AMROTP}
+	storeSession(t, s, mfa)
+	plain := sessionAt(33, "s_pwd", base)
+	storeSession(t, s, plain)
+	presented := "rh-s_mfa"
+	for i := range 3 {
+		next := fmt.Sprint("rh-mfa-", i)
+		got, err := s.RotateRefresh(t.Context(), sessionRotation(mfa, presented, next, base.Add(time.Duration(i+1)*time.Minute)))
+		if err != nil || !cmp.Equal(got.AMR, mfa.AMR) {
+			t.Errorf("RotateRefresh #%d AMR = %v, %v, want %v", i+1, got.AMR, err, mfa.AMR)
+		}
+		presented = next
+	}
+	got, err := s.RotateRefresh(t.Context(), sessionRotation(plain, "rh-s_pwd", "rh-pwd-1", base.Add(time.Minute)))
+	if err != nil || len(got.AMR) != 0 {
+		t.Errorf("RotateRefresh(no AMR) AMR = %v, %v, want none", got.AMR, err)
 	}
 }
 

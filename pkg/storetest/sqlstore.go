@@ -11,16 +11,17 @@ import (
 	"authfn/pkg/auth"
 )
 
-// SQLStores is what a SQL database provides the core: users, preferences
-// and the audit log.
+// SQLStores is what a SQL database provides the core: users, preferences,
+// the audit log and MFA.
 type SQLStores interface {
 	auth.UserStore
 	auth.PreferenceStore
 	auth.AuditStore
+	auth.MFAStore
 }
 
-// SQLStore runs the contract of auth.UserStore, auth.PreferenceStore and
-// auth.AuditStore as parallel subtests. open must return an empty, migrated
+// SQLStore runs the contract of auth.UserStore, auth.PreferenceStore,
+// auth.AuditStore and auth.MFAStore as parallel subtests. open must return an empty, migrated
 // store of its own for each call and release it in t.Cleanup.
 func SQLStore(t *testing.T, open func(t *testing.T) SQLStores) {
 	// Most tests need one store; the ones that take open build several worlds.
@@ -66,6 +67,13 @@ func SQLStore(t *testing.T, open func(t *testing.T) SQLStores) {
 		{"CountEventsByHour", one(testCountEventsByHour)},
 		{"EventsOutliveUsers", one(testEventsOutliveUsers)},
 		{"DeleteEventsBefore", one(testDeleteEventsBefore)},
+		{"MFAEnable", one(testMFAEnable)},
+		{"MFAEnableConcurrent", one(testMFAEnableConcurrent)},
+		{"MFAStepOnlyForward", one(testMFAStepOnlyForward)},
+		{"MFAStepConcurrent", one(testMFAStepConcurrent)},
+		{"MFARecoveryCodes", one(testMFARecoveryCodes)},
+		{"MFADisable", one(testMFADisable)},
+		{"MFAKeyCheck", one(testMFAKeyCheck)},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -12,7 +12,7 @@ import (
 // must catch it (or, for the valid ones, must not).
 func TestValidateExchange(t *testing.T) {
 	const (
-		user = `{"id":1,"username":"admin","full_name":"A","is_admin":true,"is_active":true,"source":"local",` +
+		user = `{"id":1,"username":"admin","full_name":"A","is_admin":true,"is_active":true,"source":"local","mfa_enabled":false,` +
 			`"created_at":"2026-06-29T14:41:43.335368Z","updated_at":"2026-06-29T14:41:43.335368Z","last_login_at":%s}`
 		problem404 = `{"type":"about:blank","title":"Not Found","status":404,"detail":"Not found.","code":"not_found","request_id":"abc-1"}`
 		problem405 = `{"type":"about:blank","title":"Method Not Allowed","status":405,"detail":"No.","code":"method_not_allowed","request_id":"abc-1"}`

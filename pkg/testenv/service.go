@@ -66,14 +66,16 @@ func (e *Env) FlushRedis(t testing.TB) {
 }
 
 // Config returns the configuration tests run with: the real parser's
-// defaults (pkg/app), a random JWT secret, and bcrypt at its minimum
+// defaults (pkg/app), a random JWT secret and MFA key, and bcrypt at its minimum
 // cost, so that hundreds of logins under the race detector take seconds.
 // (The real service refuses a cost below 10; pkg/app tests that.)
 func Config(t testing.TB) app.Config {
 	t.Helper()
 	secret := make([]byte, 48)
 	_, _ = rand.Read(secret)
-	env := map[string]string{"JWT_SECRET": base64.RawURLEncoding.EncodeToString(secret)}
+	mfaKey := make([]byte, 32)
+	_, _ = rand.Read(mfaKey)
+	env := map[string]string{"JWT_SECRET": base64.RawURLEncoding.EncodeToString(secret), "MFA_KEY": base64.StdEncoding.EncodeToString(mfaKey)}
 	cfg, err := app.ConfigFromEnv(func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatalf("testenv: configuration: %v", err)

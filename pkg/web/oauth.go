@@ -26,6 +26,10 @@ const (
 	OAuthTooManyRequests        = "too_many_requests"
 	OAuthTemporarilyUnavailable = "temporarily_unavailable"
 	OAuthServerError            = "server_error"
+	// OAuthMFARequired answers a password grant whose password was right
+	// for a user with MFA on (status 401, with mfa_token): the grant is
+	// retried with the code, or the login finished at POST /login/mfa.
+	OAuthMFARequired = "mfa_required"
 )
 
 // OAuthProblem is the body of every error of the standard OAuth2 endpoints
@@ -35,6 +39,7 @@ type OAuthProblem struct {
 	Error            string `json:"error"`
 	ErrorDescription string `json:"error_description"`
 	RequestID        string `json:"request_id"`
+	MFAToken         string `json:"mfa_token,omitempty"` // with mfa_required
 }
 
 // invalidGrantDescription is the one description of every credential and
@@ -60,6 +65,8 @@ func oauthAnswer(code auth.Code) (string, int) {
 		return OAuthInvalidGrant, http.StatusBadRequest
 	case auth.CodeRateLimited:
 		return OAuthTooManyRequests, http.StatusTooManyRequests
+	case auth.CodeMFARequired:
+		return OAuthMFARequired, http.StatusUnauthorized
 	case auth.CodeUnavailable:
 		return OAuthTemporarilyUnavailable, http.StatusServiceUnavailable
 	}
@@ -87,6 +94,9 @@ func OAuthError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err
 	}
 	word, status := oauthAnswer(ae.Code)
 	p := OAuthProblem{Error: word, ErrorDescription: ae.Message, RequestID: RequestID(ctx)}
+	if word == OAuthMFARequired {
+		p.MFAToken = ae.MFAToken
+	}
 	if p.RequestID == "" {
 		p.RequestID = w.Header().Get("X-Request-Id")
 	}

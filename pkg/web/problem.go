@@ -41,6 +41,10 @@ var statusOf = map[auth.Code]int{
 	auth.CodeRateLimited:        http.StatusTooManyRequests,
 	auth.CodeInternal:           http.StatusInternalServerError,
 	auth.CodeUnavailable:        http.StatusServiceUnavailable,
+
+	// Multi-factor authentication.
+	auth.CodeMFARequired:           http.StatusUnauthorized,
+	auth.CodeMFAEnrollmentRequired: http.StatusForbidden,
 }
 
 // Status returns the HTTP status of code (500 for an unknown one).
@@ -64,6 +68,7 @@ type Problem struct {
 	Code      auth.Code    `json:"code"`
 	RequestID string       `json:"request_id"`
 	Errors    []FieldError `json:"errors,omitempty"`
+	MFAToken  string       `json:"mfa_token,omitempty"` // with mfa_required: the token of POST /login/mfa
 }
 
 // FieldError is one validation problem.
@@ -101,6 +106,9 @@ func Error(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err erro
 		Type: "about:blank", Title: http.StatusText(status), Status: status,
 		Detail: ae.Message, Code: ae.Code, RequestID: RequestID(r.Context()),
 	}
+	if ae.Code == auth.CodeMFARequired {
+		p.MFAToken = ae.MFAToken
+	}
 	if p.RequestID == "" {
 		// A panic is recovered outside the middleware that put the id in
 		// the context, but the id is already on the response.
@@ -130,7 +138,7 @@ func Error(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err erro
 	switch ae.Code {
 	case auth.CodeInvalidToken, auth.CodeTokenReused:
 		h.Set("WWW-Authenticate", `Bearer error="invalid_token"`)
-	case auth.CodeInvalidCredentials:
+	case auth.CodeInvalidCredentials, auth.CodeMFARequired:
 		h.Set("WWW-Authenticate", `Bearer`)
 	case auth.CodeRateLimited:
 		h.Set("Retry-After", strconv.Itoa(int(math.Ceil(max(ae.RetryAfter.Seconds(), 1)))))
