@@ -26,6 +26,9 @@ const (
 	// DefaultConnectTimeout is the connect_timeout of a URL that sets none;
 	// pgxpool would otherwise wait up to two minutes.
 	DefaultConnectTimeout = 2 * time.Second
+	// statementCacheCapacity bounds each connection's statement and
+	// description caches: more than the store's distinct statements.
+	statementCacheCapacity = 64
 )
 
 // Options tune a Store. The zero value is usable.
@@ -97,6 +100,15 @@ func Open(ctx context.Context, databaseURL string, o Options) (*Store, error) {
 		// binary format, which costs a request a fraction of the CPU of
 		// formatting arguments into SQL text and parsing text results.
 		cfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeCacheDescribe
+	}
+	// pgx sizes both caches for 512 statements on every connection; the
+	// store has a few dozen, and the caches' maps were a good part of a
+	// busy runner's heap. LRU eviction covers any surplus.
+	if !strings.Contains(databaseURL, "statement_cache_capacity") {
+		cfg.ConnConfig.StatementCacheCapacity = statementCacheCapacity
+	}
+	if !strings.Contains(databaseURL, "description_cache_capacity") {
+		cfg.ConnConfig.DescriptionCacheCapacity = statementCacheCapacity
 	}
 	if o.Tracer != nil {
 		cfg.ConnConfig.Tracer = o.Tracer

@@ -191,3 +191,26 @@ func TestNoPreparedStatementOutlivesAQuery(t *testing.T) {
 		})
 	}
 }
+
+// pgx would size each connection's statement caches for 512 statements;
+// the store keeps them to what it has, unless the URL says otherwise.
+func TestOpenCacheCapacities(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		query string
+		want  int
+	}{
+		{"", 64},
+		{"&statement_cache_capacity=10&description_cache_capacity=10", 10},
+	} {
+		s, err := postgres.Open(t.Context(), "postgres://postgres@127.0.0.1:1/x?sslmode=disable"+tc.query, postgres.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := s.Pool().Config().ConnConfig
+		if c.StatementCacheCapacity != tc.want || c.DescriptionCacheCapacity != tc.want {
+			t.Errorf("URL %q: cache capacities %d and %d, want %d", tc.query, c.StatementCacheCapacity, c.DescriptionCacheCapacity, tc.want)
+		}
+		s.Close()
+	}
+}

@@ -61,6 +61,13 @@ const (
 	// connection that a Redis restart or failover closed.
 	dialerRetries = 1
 	maxRetries    = 1
+	// bufferSize sizes each connection's read and write buffers, pipeline
+	// connections' included, in place of go-redis's 32 KiB (128 KiB for
+	// pipelines). A session script's reply is well under 1 KiB and the
+	// largest, a page of the session listing, is read in a few more
+	// fills; a runner under load keeps a connection per request in
+	// flight, and with the defaults those buffers were most of its heap.
+	bufferSize = 4 << 10
 )
 
 // Options configure a Store.
@@ -150,6 +157,9 @@ func NewClient(rawURL string, timeout time.Duration) (redis.UniversalClient, err
 			return nil, fmt.Errorf("redisstore: cluster URL: %w", err)
 		}
 		failFast(timeout, &o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.PoolTimeout, &o.DialerRetries, &o.MaxRetries, &o.ContextTimeoutEnabled)
+		// Not the pipeline buffers: setting them would give a cluster
+		// client a pipeline pool it does not otherwise have.
+		smallBuffers(&o.ReadBufferSize, &o.WriteBufferSize)
 		o.ClusterStateReloadInterval = clusterStateReloadInterval
 		cc := redis.NewClusterClient(o)
 		cc.AddHook(newSlotMapReloader(cc))
@@ -160,6 +170,7 @@ func NewClient(rawURL string, timeout time.Duration) (redis.UniversalClient, err
 		return nil, fmt.Errorf("redisstore: URL: %w", err)
 	}
 	failFast(timeout, &o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.PoolTimeout, &o.DialerRetries, &o.MaxRetries, &o.ContextTimeoutEnabled)
+	smallBuffers(&o.ReadBufferSize, &o.WriteBufferSize, &o.PipelineReadBufferSize, &o.PipelineWriteBufferSize)
 	return redis.NewClient(o), nil
 }
 
@@ -173,6 +184,13 @@ func failFast(timeout time.Duration, dial, read, write, pool *time.Duration, dia
 	*dialerTries = cmp.Or(*dialerTries, dialerRetries)
 	*retries = cmp.Or(*retries, maxRetries)
 	*contextTimeout = true
+}
+
+// smallBuffers gives the buffer sizes a URL left unset bufferSize.
+func smallBuffers(sizes ...*int) {
+	for _, n := range sizes {
+		*n = cmp.Or(*n, bufferSize)
+	}
 }
 
 // Ping checks that Redis answers. Returns CodeUnavailable when it does not.

@@ -479,7 +479,7 @@ func TestNewClient(t *testing.T) {
 		{"TLS", "rediss://user:secret@cache.example.com:6380/1", false, false},
 		{"cluster seeds", "redis://10.0.0.1:6379?addr=10.0.0.2:6379&addr=10.0.0.3:6379", true, false},
 		{"TLS cluster", "rediss://:secret@10.0.0.1:6379?addr=10.0.0.2:6379", true, false},
-		{"options kept", "redis://127.0.0.1:6379/0?read_timeout=5s", false, false},
+		{"options kept", "redis://127.0.0.1:6379/0?read_timeout=5s&pipeline_read_buffer_size=65536", false, false},
 		{"other scheme", "http://127.0.0.1:6379", false, true},
 		{"unparsable", "redis://user:secret@[::1", false, true},
 		{"unknown option", "redis://user:secret@127.0.0.1:6379/0?bogus=1", false, true},
@@ -526,6 +526,10 @@ func TestNewClient(t *testing.T) {
 				if len(o.Addrs) < 2 {
 					t.Errorf("seeds = %v, want several", o.Addrs)
 				}
+				// A connection's buffers are a runner's heap under load.
+				if o.ReadBufferSize != 4<<10 || o.WriteBufferSize != 4<<10 {
+					t.Errorf("buffers read %d write %d, want 4 KiB each", o.ReadBufferSize, o.WriteBufferSize)
+				}
 			case *redis.Client:
 				if tc.cluster {
 					t.Fatalf("client = %T, want *redis.ClusterClient", c)
@@ -540,6 +544,14 @@ func TestNewClient(t *testing.T) {
 				}
 				if !o.ContextTimeoutEnabled {
 					t.Error("the context's deadline is not honoured")
+				}
+				wantPipelineRead := 4 << 10
+				if tc.name == "options kept" {
+					wantPipelineRead = 64 << 10
+				}
+				if o.ReadBufferSize != 4<<10 || o.WriteBufferSize != 4<<10 || o.PipelineReadBufferSize != wantPipelineRead || o.PipelineWriteBufferSize != 4<<10 {
+					t.Errorf("buffers read %d write %d, pipeline read %d write %d; want 4 KiB each but a pipeline read of %d",
+						o.ReadBufferSize, o.WriteBufferSize, o.PipelineReadBufferSize, o.PipelineWriteBufferSize, wantPipelineRead)
 				}
 				if strings.HasPrefix(tc.url, "rediss:") && o.TLSConfig == nil {
 					t.Error("rediss URL without TLS")
