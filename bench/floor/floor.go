@@ -17,6 +17,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/crypto/bcrypt"
+
+	"authfn/pkg/auth"
 )
 
 // Deps are what the floor's routes use. The pool should be in pgx's
@@ -37,18 +39,6 @@ type claims struct {
 	SessionID string `json:"sid"`
 	Username  string `json:"username"`
 	Admin     bool   `json:"admin"`
-}
-
-type user struct {
-	ID          int64      `json:"id"`
-	Username    string     `json:"username"`
-	FullName    string     `json:"full_name"`
-	IsAdmin     bool       `json:"is_admin"`
-	IsActive    bool       `json:"is_active"`
-	Source      string     `json:"source"`
-	CreatedAt   time.Time  `json:"created_at"`
-	UpdatedAt   time.Time  `json:"updated_at"`
-	LastLoginAt *time.Time `json:"last_login_at"`
 }
 
 // Handler serves
@@ -88,7 +78,7 @@ func Handler(d Deps) http.Handler {
 			http.Error(w, "no session", http.StatusUnauthorized)
 			return
 		}
-		var u user
+		var u auth.User // the service's own type: the same JSON
 		err = d.Pool.QueryRow(r.Context(), `SELECT id, username, full_name, is_admin, is_active, source, created_at, updated_at, last_login_at FROM users WHERE id = $1`, id).
 			Scan(&u.ID, &u.Username, &u.FullName, &u.IsAdmin, &u.IsActive, &u.Source, &u.CreatedAt, &u.UpdatedAt, &u.LastLoginAt)
 		if err != nil {
