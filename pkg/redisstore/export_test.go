@@ -81,3 +81,10 @@ func (s *Store) createChunk(ctx context.Context, chunk []auth.Session) error {
 	}
 	return nil
 }
+
+// DropIndexEntriesLate replays the index update of a revocation of
+// session sid that saw remaining as the user's latest idle expiry (µs; ""
+// for none), as if its pipeline arrived after later revocations' did.
+func (s *Store) DropIndexEntriesLate(ctx context.Context, uid int64, sid string, remaining string) error {
+	return s.dropIndexEntries(ctx, uid, []deleted{{sid: sid}}, remaining)
+}

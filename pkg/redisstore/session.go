@@ -293,10 +293,15 @@ func (s *Store) revoke(ctx context.Context, uid int64, mode, sid string) (int, e
 // dropIndexEntries removes deleted sessions from the global index (in one
 // pipeline, at most 500 members per command) and sets
 // the user's entry in {gu} to the latest expiry among the sessions that
-// remain (maxScore, "" when none remain). The plain ZADD can lower that
-// score, so a login racing a revocation of the same user may leave the
-// user's score too low until the user's next login or refresh, which only
-// makes active_users briefly undercount.
+// remain (maxScore, "" when none remain). The update runs after the
+// revocation's script, so updates of two revocations of one user can
+// arrive in either order: ZADD XX only changes a user still listed, so one
+// that saw another session live cannot put the user back after that
+// session's revocation removed them (the user would count as active, and
+// keep a key, until that session's idle end). The score may still be
+// lowered, so a login racing a revocation of the same user may leave the
+// user's score too low, or the user unlisted, until the user's next login
+// or refresh: active_users may briefly undercount, never overcount.
 func (s *Store) dropIndexEntries(ctx context.Context, uid int64, gone []deleted, maxScore string) error {
 	byBucket := map[int][]any{}
 	for _, d := range gone {
@@ -314,7 +319,7 @@ func (s *Store) dropIndexEntries(ctx context.Context, uid int64, gone []deleted,
 		if maxScore == "" {
 			p.ZRem(ctx, users, member)
 		} else if score, err := strconv.ParseFloat(maxScore, 64); err == nil {
-			p.ZAdd(ctx, users, redis.Z{Score: score, Member: member})
+			p.ZAddXX(ctx, users, redis.Z{Score: score, Member: member})
 		}
 		return nil
 	})
