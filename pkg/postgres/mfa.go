@@ -6,12 +6,10 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"authfn/pkg/auth"
+	"authfn/pkg/sqlstore"
 )
 
 var _ auth.MFAStore = (*Store)(nil)
-
-// mfaKeyCheckName is the service_settings row of the MFA_KEY check value.
-const mfaKeyCheckName = "mfa_key_check"
 
 // EnableMFA stores e in one transaction: the secret row, the recovery
 // code hashes, and users.mfa_enabled. The user row is share-locked first, so a
@@ -117,7 +115,7 @@ func (s *Store) MFAKeyCheck(ctx context.Context) (string, error) {
 	qctx, cancel := s.bound(ctx)
 	defer cancel()
 	var v string
-	if err := s.pool.QueryRow(qctx, `SELECT value FROM service_settings WHERE name = $1`, mfaKeyCheckName).Scan(&v); err != nil {
+	if err := s.pool.QueryRow(qctx, `SELECT value FROM service_settings WHERE name = $1`, sqlstore.MFAKeyCheckName).Scan(&v); err != nil {
 		return "", translate(ctx, err, "mfa key check")
 	}
 	return v, nil
@@ -130,11 +128,11 @@ func (s *Store) InitMFAKeyCheck(ctx context.Context, check string) (string, erro
 	qctx, cancel := s.bound(ctx)
 	defer cancel()
 	if _, err := s.pool.Exec(qctx, `INSERT INTO service_settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING`,
-		mfaKeyCheckName, check); err != nil {
+		sqlstore.MFAKeyCheckName, check); err != nil {
 		return "", translate(ctx, err, "init mfa key check")
 	}
 	var v string
-	if err := s.pool.QueryRow(qctx, `SELECT value FROM service_settings WHERE name = $1`, mfaKeyCheckName).Scan(&v); err != nil {
+	if err := s.pool.QueryRow(qctx, `SELECT value FROM service_settings WHERE name = $1`, sqlstore.MFAKeyCheckName).Scan(&v); err != nil {
 		return "", translate(ctx, err, "init mfa key check")
 	}
 	return v, nil

@@ -5,12 +5,10 @@ import (
 	"database/sql"
 
 	"authfn/pkg/auth"
+	"authfn/pkg/sqlstore"
 )
 
 var _ auth.MFAStore = (*Store)(nil)
-
-// mfaKeyCheckName is the service_settings row of the MFA_KEY check value.
-const mfaKeyCheckName = "mfa_key_check"
 
 // EnableMFA stores e in one write transaction, which SQLite runs alone:
 // the user's existence, the secret row and the recovery code hashes
@@ -121,7 +119,7 @@ func (s *Store) changedOne(ctx context.Context, op string, userID int64, query s
 // (CodeNotFound), CodeUnavailable.
 func (s *Store) MFAKeyCheck(ctx context.Context) (string, error) {
 	var v string
-	if err := s.db.QueryRowContext(ctx, `SELECT value FROM service_settings WHERE name = ?`, mfaKeyCheckName).Scan(&v); err != nil {
+	if err := s.db.QueryRowContext(ctx, `SELECT value FROM service_settings WHERE name = ?`, sqlstore.MFAKeyCheckName).Scan(&v); err != nil {
 		return "", translate(ctx, err, "mfa key check")
 	}
 	return v, nil
@@ -134,7 +132,7 @@ func (s *Store) InitMFAKeyCheck(ctx context.Context, check string) (string, erro
 	err := s.db.QueryRowContext(ctx, `
 		INSERT INTO service_settings (name, value) VALUES (?1, ?2)
 		ON CONFLICT (name) DO UPDATE SET value = value
-		RETURNING value`, mfaKeyCheckName, check).Scan(&v)
+		RETURNING value`, sqlstore.MFAKeyCheckName, check).Scan(&v)
 	if err != nil {
 		return "", translate(ctx, err, "init mfa key check")
 	}

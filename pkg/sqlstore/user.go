@@ -27,3 +27,7 @@ func ApplyPatch(cur auth.User, p auth.UserPatch) auth.User {
 func LosesActiveAdmin(cur, next auth.User) bool {
 	return cur.IsAdmin && cur.IsActive && !(next.IsAdmin && next.IsActive)
 }
+
+// MFAKeyCheckName is the service_settings row that holds the MFA_KEY check
+// value (an HMAC of the key), in both databases.
+const MFAKeyCheckName = "mfa_key_check"
