@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"strconv"
 	"strings"
 	"time"
@@ -235,12 +234,4 @@ func (s *core) takeMFAToken(ctx context.Context, tok string, now time.Time) (Use
 		return User{}, ErrMFATokenInvalid
 	}
 	return u, nil
-}
-
-func randomBytes(rnd io.Reader, n int) ([]byte, error) {
-	b := make([]byte, n)
-	if _, err := io.ReadFull(rnd, b); err != nil {
-		return nil, fmt.Errorf("read random: %w", err)
-	}
-	return b, nil
 }

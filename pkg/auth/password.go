@@ -88,9 +88,18 @@ func (h *hasher) stale(hash string) bool {
 
 // randomToken returns n random bytes from rnd, base64url-encoded.
 func randomToken(rnd io.Reader, n int) (string, error) {
-	b := make([]byte, n)
-	if _, err := io.ReadFull(rnd, b); err != nil {
-		return "", fmt.Errorf("read random: %w", err)
+	b, err := randomBytes(rnd, n)
+	if err != nil {
+		return "", err
 	}
 	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// randomBytes returns n bytes read from rnd.
+func randomBytes(rnd io.Reader, n int) ([]byte, error) {
+	b := make([]byte, n)
+	if _, err := io.ReadFull(rnd, b); err != nil {
+		return nil, fmt.Errorf("read random: %w", err)
+	}
+	return b, nil
 }
