@@ -7,7 +7,7 @@ LDFLAGS  := -s -w -X authfn/pkg/app.version=$(VERSION)
 
 # The Lambda functions: one per endpoint group, the migration step, and the
 # authorizer other APIs use.
-FUNCTIONS := login users sessions preferences health cleanup migrate authorizer
+FUNCTIONS := login users sessions preferences health cleanup migrate authorizer console
 GOARCH    ?= arm64
 BUILD     := build/$(GOARCH)
 
@@ -107,6 +107,7 @@ build-HealthFunction:      ; $(call lambda_build,health,$(ARTIFACTS_DIR),arm64)
 build-CleanupFunction:     ; $(call lambda_build,cleanup,$(ARTIFACTS_DIR),arm64)
 build-MigrateFunction:     ; $(call lambda_build,migrate,$(ARTIFACTS_DIR),arm64)
 build-AuthorizerFunction:  ; $(call lambda_build,authorizer,$(ARTIFACTS_DIR),arm64)
+build-ConsoleFunction:     ; $(call lambda_build,console,$(ARTIFACTS_DIR),arm64)
 
 # The AWS Lambda Runtime Interface Emulator, at a pinned version from the
 # Go module proxy: the Lambda tests run each bootstrap under it, as Lambda

@@ -10,6 +10,7 @@ import (
 	"net/http"
 
 	"authfn/functions/cleanup"
+	"authfn/functions/console"
 	"authfn/functions/health"
 	"authfn/functions/login"
 	"authfn/functions/preferences"
@@ -28,6 +29,8 @@ type Group struct {
 	Register func(r web.Router, a *app.App)
 	// Scheduled, if not nil, answers the scheduler's events in Lambda.
 	Scheduled func(a *app.App) lambdahttp.Scheduled
+	// Static groups call no store: their Lambda opens none (app.OpenStatic).
+	Static bool
 }
 
 // Groups returns every endpoint group.
@@ -47,6 +50,9 @@ func Groups() []Group {
 		}},
 		{Function: "HealthFunction", Register: func(r web.Router, a *app.App) {
 			health.Register(r, health.Deps{Logger: a.Logger, Health: a.Auth.Maintenance, Version: app.Version()})
+		}},
+		{Function: "ConsoleFunction", Static: true, Register: func(r web.Router, a *app.App) {
+			console.Register(r, console.Deps{Logger: a.Logger})
 		}},
 		{
 			Function: "CleanupFunction",
@@ -93,6 +99,9 @@ func Serve(function string) {
 	g, ok := Lookup(function)
 	if !ok {
 		panic("functions: no group is served by " + function)
+	}
+	if g.Static {
+		app.ServeStaticLambda(g.Register)
 	}
 	app.ServeLambda(g.Register, g.Scheduled)
 }

@@ -20,6 +20,15 @@ import (
 // validator on every handler test.
 func TestOpenAPIListsEveryRoute(t *testing.T) {
 	served := functions.Routes(testenv.New(t).App)
+	// A trailing {name...} (the console's files) is, in the document, the
+	// folder itself and one {name} segment: the files are flat, and a
+	// deeper path is a 404.
+	for i, r := range served {
+		if prefix, ok := strings.CutSuffix(r, "...}"); ok {
+			served[i] = prefix + "}"
+			served = append(served, prefix[:strings.LastIndex(prefix, "/")+1])
+		}
+	}
 
 	var doc struct {
 		Servers []struct{ URL string }                `json:"servers"`

@@ -34,6 +34,9 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 
 	mux := http.NewServeMux()
 	functions.RegisterAll(mux, a)
+	// The runner's root is where a newcomer lands after make run: the
+	// console. (In AWS the API has no root route; the README gives the URL.)
+	mux.Handle("GET /{$}", http.RedirectHandler("/api/auth/v2/console/", http.StatusFound))
 	srv := &http.Server{
 		Handler:           web.Stack(a.Logger, mux, a.Web),
 		ReadHeaderTimeout: 5 * time.Second,

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"authfn/pkg/lambdahttp"
+	"authfn/pkg/metrics"
 	"authfn/pkg/web"
 )
 
@@ -43,4 +44,32 @@ func (a *App) LambdaHandler(register func(r web.Router, a *App), scheduled func(
 	o := a.Web
 	o.Gateway = lambdahttp.Gateway
 	return lambdahttp.AfterEach(lambdahttp.Handler(web.Stack(a.Logger, mux, o), sched), a.Metrics.Flush)
+}
+
+// ServeStaticLambda is ServeLambda for a group that calls no store (the
+// console's files): its App has the config, logger, middleware options and
+// metrics, and no core, so the function needs no database, Redis or
+// signing key, and a store that is down cannot stop it from starting.
+func ServeStaticLambda(register func(r web.Router, a *App)) {
+	a, err := OpenStatic(os.Getenv)
+	if err != nil {
+		slog.Error("cold start", "err", err)
+		os.Exit(1)
+	}
+	lambda.Start(a.LambdaHandler(register, nil))
+}
+
+// OpenStatic opens an App without stores or core (App.Auth is nil).
+func OpenStatic(getenv func(string) string) (*App, error) {
+	cfg, err := parseConfig(getenv, false)
+	if err != nil {
+		return nil, err
+	}
+	m := metrics.New(metrics.NewEMF(os.Stdout, nil))
+	return &App{
+		Config:  cfg,
+		Logger:  NewLogger(os.Stdout, cfg.LogLevel),
+		Web:     web.Options{TrustedProxies: cfg.TrustedProxies, AllowedOrigins: cfg.CORSOrigins, Metrics: m},
+		Metrics: m,
+	}, nil
 }

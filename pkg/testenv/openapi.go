@@ -69,6 +69,11 @@ type openAPISpec struct {
 // binary: tests send thousands of requests, and the document never changes
 // while they run.
 var loadOpenAPI = sync.OnceValues(func() (*openAPISpec, error) {
+	// The console's files: kin-openapi decodes JSON, forms and text/plain
+	// only; these are checked as strings (type and headers, not content).
+	for _, ct := range []string{"text/html", "text/javascript", "text/css", "image/png"} {
+		openapi3filter.RegisterBodyDecoder(ct, openapi3filter.FileBodyDecoder)
+	}
 	loader := openapi3.NewLoader()
 	doc, err := loader.LoadFromData(apidoc.JSON())
 	if err != nil {

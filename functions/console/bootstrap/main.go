@@ -1,0 +1,6 @@
+// Command bootstrap is the console's AWS Lambda function: wiring only.
+package main
+
+import "authfn/functions"
+
+func main() { functions.Serve("ConsoleFunction") }
