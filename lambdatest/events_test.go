@@ -22,6 +22,7 @@ type request struct {
 	method, path string
 	body         string // JSON, or empty
 	bearer       string // access token, or empty
+	acceptGzip   bool   // the client sends Accept-Encoding: gzip
 }
 
 // userAgent is the client's User-Agent; sessions record it.
@@ -69,6 +70,9 @@ func clientHeaders(r request) map[string]string {
 	}
 	if r.bearer != "" {
 		h["authorization"] = "Bearer " + r.bearer
+	}
+	if r.acceptGzip {
+		h["accept-encoding"] = "gzip, deflate, br"
 	}
 	return h
 }

@@ -25,6 +25,7 @@ var functions = []struct{ id, group string }{
 	{"CleanupFunction", "cleanup"},
 	{"MigrateFunction", "migrate"},
 	{"AuthorizerFunction", "authorizer"},
+	{"ConsoleFunction", "console"},
 }
 
 // lambdaEnv is the environment Lambda gives every function, plus vars.

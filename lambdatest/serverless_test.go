@@ -54,6 +54,9 @@ func TestFunctions(t *testing.T) {
 		case "login":
 			env = maps.Clone(vars)
 			env["MFA_KEY"] = mfaKey
+		case "console":
+			// As in template.yaml: no store, no key, nothing secret.
+			env = map[string]string{}
 		}
 		fn[f.group] = startFunction(t, f.id, f.group, env)
 	}
@@ -67,6 +70,7 @@ func TestFunctions(t *testing.T) {
 	}
 	t.Run("preferences", func(t *testing.T) { testPreferences(t, fn, adminPassword) })
 	t.Run("health", func(t *testing.T) { testHealth(t, fn["health"]) })
+	t.Run("console", func(t *testing.T) { testConsole(t, fn["console"]) })
 	t.Run("cleanup", func(t *testing.T) { testCleanup(t, fn["cleanup"], fn["login"], adminPassword) })
 	t.Run("authorizer", func(t *testing.T) { testAuthorizer(t, fn, vars, adminPassword) })
 	t.Run("mfa", func(t *testing.T) { testMFA(t, fn, vars, adminPassword) })

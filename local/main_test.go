@@ -133,6 +133,15 @@ func TestEmbeddedDefault(t *testing.T) {
 	if code, h := r.do(t, "GET", "/api/auth/v2/health", "", nil); code != 200 || h["status"] != "healthy" {
 		t.Errorf("health = %d %v", code, h)
 	}
+	// A newcomer opens the root after make run and lands on the console.
+	page, err := http.Get(r.base + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page.Body.Close()
+	if page.StatusCode != 200 || page.Request.URL.Path != "/api/auth/v2/console/" || page.Header.Get("Content-Type") != "text/html; charset=utf-8" {
+		t.Errorf("GET / = %d %s at %s, want the console's page at /api/auth/v2/console/", page.StatusCode, page.Header.Get("Content-Type"), page.Request.URL)
+	}
 	if err := r.stop(); err != nil {
 		t.Fatalf("stop: %v", err)
 	}
