@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"path"
 	"strings"
+	"sync"
 
 	"github.com/swaggest/swgui/v5/static"
 
@@ -67,8 +68,10 @@ const consolePolicy = "default-src 'none'; script-src 'self'; style-src 'self'; 
 const docsPolicy = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; " +
 	"connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 
-// A site is a flat folder of static files, read once at start: each
-// file's bytes, type and validator are ready before the first request.
+// A site is a flat folder of static files. Which files there are, and
+// their types, is known at start; a file's bytes are read from the binary
+// on its first request and kept: a runner or Lambda that never serves the
+// console (most requests are API calls) holds none of its 600 KB in heap.
 type site struct {
 	logger *slog.Logger
 	policy string
@@ -76,10 +79,14 @@ type site struct {
 }
 
 type file struct {
-	body    []byte // as stored: gzip-compressed when gzipped is set
-	gzipped bool
+	gzipped bool // stored gzip-compressed (Swagger UI's files)
 	ctype   string
-	etag    string
+	load    func() (content, error)
+}
+
+type content struct {
+	body []byte // as stored: gzip-compressed when gzipped is set
+	etag string
 }
 
 // types are the content types of the extensions the sites hold. A table
@@ -111,18 +118,16 @@ func (s *site) read(fsys fs.FS) {
 		if err != nil || e.IsDir() {
 			return err
 		}
-		body, err := fs.ReadFile(fsys, p)
-		if err != nil {
-			return err
-		}
 		name, gzipped := strings.CutSuffix(p, ".gz")
 		ctype, ok := types[path.Ext(name)]
 		if _, seen := s.files[name]; !ok || seen {
 			return nil // a go file of the module; a name an earlier fsys gave
 		}
-		sum := sha256.Sum256(body)
-		s.files[name] = file{body: body, gzipped: gzipped, ctype: ctype,
-			etag: `"` + base64.RawURLEncoding.EncodeToString(sum[:12]) + `"`}
+		s.files[name] = file{gzipped: gzipped, ctype: ctype, load: sync.OnceValues(func() (content, error) {
+			body, err := fs.ReadFile(fsys, p)
+			sum := sha256.Sum256(body)
+			return content{body: body, etag: `"` + base64.RawURLEncoding.EncodeToString(sum[:12]) + `"`}, err
+		})}
 		return nil
 	})
 	if err != nil {
@@ -151,6 +156,10 @@ func (s *site) serve(w http.ResponseWriter, r *http.Request, name string) error 
 	if !ok { // also every nested path: the sites are flat
 		return auth.Errorf(auth.CodeNotFound, "no such file")
 	}
+	c, err := f.load()
+	if err != nil {
+		return auth.Errorf(auth.CodeInternal, "read %s: %v", name, err)
+	}
 	h := w.Header()
 	h.Set("Content-Security-Policy", s.policy)
 	h.Set("Cross-Origin-Opener-Policy", "same-origin")
@@ -158,21 +167,20 @@ func (s *site) serve(w http.ResponseWriter, r *http.Request, name string) error 
 	// The files carry no secret, but they change with every deploy and
 	// their names do not: a browser keeps them and asks again each time.
 	h.Set("Cache-Control", "no-cache")
-	h.Set("ETag", f.etag)
+	h.Set("ETag", c.etag)
 	h.Set("Content-Type", f.ctype)
 	if f.gzipped {
 		h.Set("Vary", "Accept-Encoding")
 	}
-	if match := r.Header.Get("If-None-Match"); match != "" && strings.Contains(match, f.etag) {
+	if match := r.Header.Get("If-None-Match"); match != "" && strings.Contains(match, c.etag) {
 		w.WriteHeader(http.StatusNotModified)
 		return nil
 	}
-	body := f.body
+	body := c.body
 	switch {
 	case f.gzipped && acceptsGzip(r):
 		h.Set("Content-Encoding", "gzip")
 	case f.gzipped:
-		var err error
 		if body, err = gunzip(body); err != nil {
 			return auth.Errorf(auth.CodeInternal, "decompress %s: %v", name, err)
 		}
