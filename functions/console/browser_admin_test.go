@@ -92,9 +92,8 @@ func testLastAdmin(t *testing.T, b *browser) {
 	svc := newService(t)
 	ada := svc.user("ada", "ada password 1", true)
 	tok := svc.login("ada", "ada password 1").AccessToken
-	off := false
 	var patch, del problem
-	if code := svc.api("PATCH", "/users/"+itoa(ada.ID), tok, auth.UserChange{IsActive: &off}, &patch); code != 409 {
+	if code := svc.api("PATCH", "/users/"+itoa(ada.ID), tok, map[string]bool{"is_active": false}, &patch); code != 409 {
 		t.Fatalf("the last admin deactivating themselves through the API = %d %+v, want 409", code, patch)
 	}
 	if code := svc.api("DELETE", "/users/"+itoa(ada.ID), tok, nil, &del); code != 409 {
@@ -244,8 +243,7 @@ func testOverview(t *testing.T, b *browser) {
 	tok := svc.login("ada", "ada password 1").AccessToken
 	svc.login("bob", "bob password 1")
 	svc.enrolMFA(svc.login("mira", "mira password 1").AccessToken, "mira password 1")
-	off := false
-	svc.want(200, "PATCH", "/users/"+itoa(carl.ID), tok, auth.UserChange{IsActive: &off}, nil)
+	svc.want(200, "PATCH", "/users/"+itoa(carl.ID), tok, map[string]bool{"is_active": false}, nil)
 	svc.api("POST", "/login", "", map[string]string{"username": "bob", "password": "wrong password"}, nil)
 
 	p := b.open(t, svc)

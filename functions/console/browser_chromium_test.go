@@ -60,6 +60,12 @@ func startBrowser(t *testing.T) *browser {
 	if err := chromedp.Do(ctx); err != nil { // starts the browser, with no timeout
 		t.Fatalf("start %s: %v", path, err)
 	}
+	// A failure capture of an earlier run would describe a failure this
+	// run may not have.
+	stale, _ := filepath.Glob(filepath.Join(screenshotDir(t), "failed-*.png"))
+	for _, f := range stale {
+		_ = os.Remove(f)
+	}
 	return &browser{ctx: ctx}
 }
 

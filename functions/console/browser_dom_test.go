@@ -147,16 +147,17 @@ func field(form, label string) chromedp.JSPath {
 // form, replacing what it held.
 func (p *tab) fill(form, label, value string) {
 	p.t.Helper()
-	sel := field(form, label)
-	p.do("fill "+q(label)+" in the form "+q(form),
-		chromedp.SetValue(sel, ""), chromedp.SendKeys(sel, value))
+	ctl := "control(" + q(form) + ", " + q(label) + ")"
+	// Emptied by script (chromedp's SetValue cannot set ""), then typed.
+	wait[bool](p, "the field "+q(label)+" in the form "+q(form), "(c => !!c && (c.value = '', true))("+ctl+")")
+	p.do("fill "+q(label)+" in the form "+q(form), chromedp.SendKeys(field(form, label), value))
 }
 
 // choose picks the option (by its text or value) of a <select>, and
 // fires the events a user's pick fires.
 func (p *tab) choose(form, label, option string) {
 	p.t.Helper()
-	wait[bool](p, "the select "+q(label)+" in "+q(form), "control("+q(form)+", "+q(label)+")")
+	wait[bool](p, "the select "+q(label)+" in "+q(form), "!!control("+q(form)+", "+q(label)+")")
 	ok := eval[bool](p, `(() => {
   const s = control(`+q(form)+`, `+q(label)+`);
   const o = [...s.options].find(o => norm(o.textContent) === `+q(option)+` || o.value === `+q(option)+`);
