@@ -39,8 +39,7 @@ func testUsers(t *testing.T, b *browser) {
 	p.fill("New user", "Full name", "Carol Jones")
 	p.fill("New user", "Password", "carol password 1")
 	p.check("New user", "Admin", false)
-	p.click(inForm("New user"), "Create")
-	p.message("status")
+	p.answer("status", inForm("New user"), "Create")
 	p.waitText(inRow("carol"), "Carol Jones")
 	carol := svc.userNamed(tok, "carol")
 	if carol == nil || carol.FullName != "Carol Jones" || carol.IsAdmin || !carol.IsActive {
@@ -52,8 +51,7 @@ func testUsers(t *testing.T, b *browser) {
 	// Edit the full name.
 	p.click(inRow("carol"), "Edit")
 	p.fill("Edit user", "Full name", "Carol Smith")
-	p.click(inForm("Edit user"), "Save")
-	p.message("status")
+	p.answer("status", inForm("Edit user"), "Save")
 	p.waitText(inRow("carol"), "Carol Smith")
 	if u := svc.apiUser(tok, carol.ID); u == nil || u.FullName != "Carol Smith" {
 		t.Errorf("after Save the API has carol as %+v, want full name Carol Smith", u)
@@ -62,8 +60,7 @@ func testUsers(t *testing.T, b *browser) {
 	// Deactivate: carol can no longer sign in, and her session is over.
 	p.click(inRow("carol"), "Edit")
 	p.check("Edit user", "Active", false)
-	p.click(inForm("Edit user"), "Save")
-	p.message("status")
+	p.answer("status", inForm("Edit user"), "Save")
 	if u := svc.apiUser(tok, carol.ID); u == nil || u.IsActive {
 		t.Errorf("after unchecking Active the API has carol as %+v", u)
 	}
@@ -78,8 +75,7 @@ func testUsers(t *testing.T, b *browser) {
 	// Delete, after the dialog.
 	p.click(inRow("carol"), "Delete")
 	p.waitText(inDialog, "Delete user carol?")
-	p.click(inDialog, "Delete")
-	p.message("status")
+	p.answer("status", inDialog, "Delete")
 	wait[bool](p, "carol's row to go", "!row('carol')")
 	if u := svc.apiUser(tok, carol.ID); u != nil {
 		t.Errorf("after Delete GET /users/%d still answers %+v", carol.ID, u)
@@ -112,8 +108,7 @@ func testLastAdmin(t *testing.T, b *browser) {
 	p.waitHeading("Users")
 	p.click(inRow("ada"), "Edit")
 	p.check("Edit user", "Active", false)
-	p.click(inForm("Edit user"), "Save")
-	readable("deactivate", p.message("alert"), patch.Detail)
+	readable("deactivate", p.answer("alert", inForm("Edit user"), "Save"), patch.Detail)
 
 	// A reload clears the message, so the next one is the delete's.
 	p.do("reload", chromedp.Reload())
@@ -121,8 +116,7 @@ func testLastAdmin(t *testing.T, b *browser) {
 	p.waitHeading("Users")
 	p.click(inRow("ada"), "Delete")
 	p.waitText(inDialog, "Delete user ada?")
-	p.click(inDialog, "Delete")
-	readable("delete", p.message("alert"), del.Detail)
+	readable("delete", p.answer("alert", inDialog, "Delete"), del.Detail)
 
 	if u := svc.apiUser(tok, ada.ID); u == nil || !u.IsActive || !u.IsAdmin {
 		t.Errorf("after the refused changes the API has ada as %+v", u)
@@ -151,8 +145,7 @@ func testSessions(t *testing.T, b *browser) {
 
 	p.click(inRow("dave"), "Revoke all")
 	wait[bool](p, "the confirmation dialog", "!!dialog()")
-	p.click(inDialog, "Revoke")
-	p.message("status")
+	p.answer("status", inDialog, "Revoke")
 	wait[bool](p, "dave's row to go", "!row('dave')")
 
 	if code := svc.api("GET", "/me", dave.AccessToken, nil, nil); code != 401 {

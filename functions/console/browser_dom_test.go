@@ -131,10 +131,17 @@ func (p *tab) waitHeading(title string) {
 	wait[bool](p, "the view "+q(title), "heading() === "+q(title))
 }
 
-// message waits for a non-empty role=alert or role=status and returns it.
-func (p *tab) message(role string) string {
+// answer clicks the button text in scope and waits for the role=alert or
+// role=status message it causes, and returns it. Messages shown before
+// the click are marked (an expando property, which the page cannot see
+// in its DOM) so that a message left from the previous step, possibly
+// with the same words, is not taken for this one's.
+func (p *tab) answer(role, scope, text string) string {
 	p.t.Helper()
-	return wait[string](p, "a role="+role+" message", "said("+q(role)+")")
+	eval[bool](p, "([...document.querySelectorAll('[role=alert], [role=status]')].forEach(e => { e.authfnSeen = e.textContent; }), true)")
+	p.click(scope, text)
+	return wait[string](p, "a new role="+role+" message after "+q(text),
+		"[...document.querySelectorAll('[role="+role+"]')].filter(e => shown(e) && e.authfnSeen !== e.textContent).map(e => norm(e.textContent)).filter(s => s).join(' | ')")
 }
 
 // field is the JSPath of the control that the label labels in the form

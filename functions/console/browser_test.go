@@ -102,8 +102,7 @@ func testAdminSignIn(t *testing.T, b *browser) {
 	}
 	p.fill("Sign in", "Username", "ada")
 	p.fill("Sign in", "Password", "not the password")
-	p.click(inForm("Sign in"), "Sign in")
-	if got := p.message("alert"); !strings.Contains(got, refused.Detail) {
+	if got := p.answer("alert", inForm("Sign in"), "Sign in"); !strings.Contains(got, refused.Detail) {
 		t.Errorf("wrong credentials: the alert says %q, want the problem's detail %q", got, refused.Detail)
 	}
 
