@@ -18,8 +18,9 @@ const stepTimeout = 10 * time.Second
 
 // domLib finds things the way a user does: a form by its accessible name,
 // a control by the exact text of its visible <label>, a button by its
-// text. Nothing here knows the page's ids or classes beyond the contract
-// (docs: BRIEF-console-dom).
+// text. Nothing here knows the page's ids or classes beyond what the
+// console's DOM contract names (form names, labels, button texts,
+// data-username and data-type rows, .stat, .mfa-secret, .recovery-codes).
 const domLib = `
 const norm = s => (s || '').replace(/\s+/g, ' ').trim();
 const shown = el => !!el && el.getClientRects().length > 0 && getComputedStyle(el).visibility !== 'hidden';
@@ -193,12 +194,14 @@ func (p *tab) check(form, label string, want bool) {
 // scope.
 func (p *tab) click(scope, text string) {
 	p.t.Helper()
+	wait[bool](p, "a visible, enabled button "+q(text)+" in "+scope, "!!button("+scope+", "+q(text)+")")
 	p.do("click "+q(text)+" in "+scope, chromedp.Click(chromedp.JSPath(js("button("+scope+", "+q(text)+")"))))
 }
 
 // follow clicks the link with text in scope.
 func (p *tab) follow(scope, text string) {
 	p.t.Helper()
+	wait[bool](p, "a visible link "+q(text)+" in "+scope, "!!link("+scope+", "+q(text)+")")
 	p.do("follow the link "+q(text), chromedp.Click(chromedp.JSPath(js("link("+scope+", "+q(text)+")"))))
 }
 
