@@ -23,7 +23,7 @@ export function render() {
   }, (events) => table("Events", ["Time", "Type", "Actor", "Target", "IP address", "Details"],
     events.map((e) => ({
       attrs: { "data-type": e.type },
-      cells: [when(e.time), h("code", {}, e.type), e.actor_id ? `#${e.actor_id}` : "service",
+      cells: [when(e.time), h("code", {}, e.type), e.actor_id ? `#${e.actor_id}` : "—",
         target(e), e.ip_address || "—", details(e.details)],
     })), "No events."), msg, "Newest");
 
@@ -38,6 +38,9 @@ export function render() {
   list.first();
   return view("Audit log", msg, h("div", { className: "toolbar" }, filterForm), list.el);
 }
+
+// The actor is an id or nobody: the service itself and sign-in attempts
+// have none (the name typed at sign-in is the target's column).
 
 // target names whom the event was about: the name at the time, and the id.
 function target(e) {

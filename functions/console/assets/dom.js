@@ -163,9 +163,11 @@ export function errorText(err) {
 
 // table builds a <table> with a caption and header row; rows are
 // {attrs, cells}, a cell a node or text. With no rows it says empty.
+// Each cell carries its column's name (data-label), which the phone
+// layout shows beside the value when the rows stack.
 export function table(caption, headers, rows, empty = "Nothing to show.") {
   const body = rows.length
-    ? rows.map((row) => h("tr", row.attrs || {}, row.cells.map((cell) => h("td", {}, cell))))
+    ? rows.map((row) => h("tr", row.attrs || {}, row.cells.map((cell, i) => h("td", { "data-label": headers[i] }, cell))))
     : [h("tr", {}, h("td", { colspan: headers.length, className: "empty" }, empty))];
   return h("div", { className: "table-wrap" },
     h("table", {},

@@ -38,7 +38,7 @@ function cards({ users, sessions }) {
 // an hour label every third hour. Each bar's <title> carries its number,
 // so the figures are there for a screen reader and on hover.
 function chart(logins) {
-  const width = 720, height = 260, left = 36, bottom = 28, top = 12;
+  const width = 960, height = 260, left = 36, bottom = 28, top = 12;
   const plotH = height - top - bottom;
   const slot = (width - left) / logins.length;
   const bar = Math.max(2, (slot - 4) / 2);
