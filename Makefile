@@ -38,6 +38,10 @@ test-jose: services ## verify access tokens with the npm jose library (installs 
 	cd clients/jose && npm install --no-package-lock --no-audit --no-fund --silent
 	$(GO) test -count=1 -tags jose $(TESTFLAGS) -run JOSE ./functions/login/
 
+.PHONY: test-browser
+test-browser: services ## the web console and the API reference in headless Chromium (needs chromium: apt-get install chromium); screenshots in build/screenshots
+	$(GO) test -count=1 -tags browser $(TESTFLAGS) -run Browser ./functions/console/
+
 .PHONY: services
 services: ## check that PostgreSQL and Redis answer; start them with docker compose if Docker is there
 	@scripts/services
