@@ -43,7 +43,7 @@ function sessionsSection() {
   const load = async () => {
     try {
       const { sessions } = await api.call("GET", "/me/sessions");
-      clear(s.body).append(table("My sessions", ["Created", "Last seen", "IP address", "User agent", "Action"],
+      clear(s.body).append(table("My sessions", ["Created", "Last seen", "IP address", "User agent", "Actions"],
         sessions.map((x) => ({
           attrs: { className: x.current ? "current" : null },
           cells: [when(x.created_at), when(x.last_seen_at), x.ip_address, x.user_agent,

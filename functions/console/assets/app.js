@@ -4,7 +4,6 @@
 
 import * as api from "/api/auth/v2/console/api.js";
 import { h, clear, field, form, messages } from "/api/auth/v2/console/dom.js";
-import { loadTheme } from "/api/auth/v2/console/account.js";
 import * as overview from "/api/auth/v2/console/overview.js";
 import * as users from "/api/auth/v2/console/users.js";
 import * as sessions from "/api/auth/v2/console/sessions.js";
@@ -48,8 +47,7 @@ function show() {
     if (link.getAttribute("href") === current.hash) link.setAttribute("aria-current", "page");
     else link.removeAttribute("aria-current");
   }
-  const ctx = { user, setUser: (u) => { user = u; } };
-  clear(root.querySelector("main")).append(current.view.render(ctx));
+  clear(root.querySelector("main")).append(current.view.render({ user }));
 }
 
 function shell() {
@@ -71,7 +69,7 @@ async function enter(u, keepHash) {
   user = u;
   clear(root); // a new user gets a new shell (their name, their links)
   if (!keepHash) history.replaceState(null, "", defaultHash());
-  await loadTheme();
+  await account.loadTheme();
   show();
 }
 
@@ -95,7 +93,7 @@ function signInView(note) {
       codeStep(box, msg, err.mfaToken);
     }
   }, msg));
-  clear(root).append(h("main", {}, h("section", { className: "view signin" },
+  clear(root).append(h("main", {}, h("section", { className: "view signin card" },
     h("h1", {}, "authfn console"), h("p", { className: "lead" }, "Sign in with your account."), msg.el, box)));
   if (note) msg.error(note);
   username.input.focus();

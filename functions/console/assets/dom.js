@@ -152,7 +152,10 @@ function clearMessages(el) {
 export function errorText(err) {
   if (!err || typeof err !== "object") return String(err);
   if (err.status === 0) return "The authfn API cannot be reached. Check the network connection and try again.";
-  if (err.status === 503) return `The service is unavailable right now: ${err.detail || "a backing store is down"}. Try again in a moment.`;
+  if (err.status === 503) return `The service is unavailable right now; try again in a moment. ${err.detail || ""}`.trim();
+  if (err.code === "mfa_enrollment_required") {
+    return "Admins must turn on two-factor authentication (under My account) before using the admin views.";
+  }
   if (err.status === 409 && /last active admin/i.test(err.detail || "")) {
     return `You cannot remove the last active admin. ${err.detail}`;
   }

@@ -11,7 +11,8 @@ export function render() {
   const summary = h("p", { className: "hint" });
   const list = pagedList(async (cursor) => {
     const page = await api.call("GET", `/sessions${api.query({ limit: PAGE, cursor })}`);
-    summary.textContent = `${page.stats.active_sessions} live sessions of ${page.stats.active_users} users.`;
+    const { active_sessions: n, active_users: u } = page.stats;
+    summary.textContent = `${n} live ${n === 1 ? "session" : "sessions"} of ${u} ${u === 1 ? "user" : "users"}.`;
     return { rows: page.sessions, next: page.next_cursor };
   }, (sessions) => table("Live sessions", ["User", "IP address", "User agent", "Created", "Last seen", "Actions"],
     sessions.map((s) => ({
