@@ -93,10 +93,9 @@ func Build(cfg Config, logger *slog.Logger, b Backends, opts ...auth.Option) (*A
 			opts = append(opts, auth.WithUpstreamDirectory(up))
 		}
 	}
-	o := web.Options{TrustedProxies: cfg.TrustedProxies, AllowedOrigins: cfg.CORSOrigins}
+	o := webOptions(cfg, b.Metrics)
 	if b.Metrics != nil {
 		opts = append(opts, auth.WithMetrics(b.Metrics))
-		o.Metrics = b.Metrics
 	}
 	svc, err := auth.New(cfg.AuthConfig(), st, opts...)
 	if err != nil {
@@ -146,9 +145,7 @@ func Open(ctx context.Context, getenv func(string) string) (*App, error) {
 	}
 	logger := NewLogger(os.Stdout, cfg.LogLevel)
 	LogRedisTo(logger)
-	// Metrics go to stdout as EMF lines, next to the log: CloudWatch Logs
-	// extracts them, so a function makes no network call for them.
-	m := metrics.New(metrics.NewEMF(os.Stdout, nil))
+	m := lambdaMetrics()
 	pg, err := OpenPostgres(ctx, cfg, Pooling{MaxConns: LambdaMaxConns}, m)
 	if err != nil {
 		return nil, err
@@ -180,6 +177,20 @@ func Instrument(rc redis.UniversalClient, m *metrics.Metrics) {
 	if m != nil {
 		rc.AddHook(m.RedisHook())
 	}
+}
+
+// lambdaMetrics is where a function's metrics go: stdout as EMF lines,
+// next to the log. CloudWatch Logs extracts them, so a function makes no
+// network call for them.
+func lambdaMetrics() *metrics.Metrics { return metrics.New(metrics.NewEMF(os.Stdout, nil)) }
+
+// webOptions configures the shared middleware from cfg; m may be nil.
+func webOptions(cfg Config, m *metrics.Metrics) web.Options {
+	o := web.Options{TrustedProxies: cfg.TrustedProxies, AllowedOrigins: cfg.CORSOrigins}
+	if m != nil {
+		o.Metrics = m // a nil *Metrics in the interface field would not be nil
+	}
+	return o
 }
 
 // NewLogger returns the JSON logger every binary uses: stdout is what

@@ -10,7 +10,6 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"authfn/pkg/lambdahttp"
-	"authfn/pkg/metrics"
 	"authfn/pkg/web"
 )
 
@@ -20,12 +19,19 @@ import (
 // group's LambdaHandler. It never returns; a bad configuration ends the
 // process with the reason in the log.
 func ServeLambda(register func(r web.Router, a *App), scheduled func(a *App) lambdahttp.Scheduled) {
-	a, err := Open(context.Background(), os.Getenv)
+	serveLambda(Open(context.Background(), os.Getenv))(register, scheduled)
+}
+
+// serveLambda ends the process on a failed open, else returns what
+// starts the Lambda loop on a's handler.
+func serveLambda(a *App, err error) func(register func(r web.Router, a *App), scheduled func(a *App) lambdahttp.Scheduled) {
 	if err != nil {
 		slog.Error("cold start", "err", err)
 		os.Exit(1)
 	}
-	lambda.Start(a.LambdaHandler(register, scheduled))
+	return func(register func(r web.Router, a *App), scheduled func(a *App) lambdahttp.Scheduled) {
+		lambda.Start(a.LambdaHandler(register, scheduled))
+	}
 }
 
 // LambdaHandler registers the group's routes on a mux behind the shared
@@ -51,12 +57,7 @@ func (a *App) LambdaHandler(register func(r web.Router, a *App), scheduled func(
 // metrics, and no core, so the function needs no database, Redis or
 // signing key, and a store that is down cannot stop it from starting.
 func ServeStaticLambda(register func(r web.Router, a *App)) {
-	a, err := OpenStatic(os.Getenv)
-	if err != nil {
-		slog.Error("cold start", "err", err)
-		os.Exit(1)
-	}
-	lambda.Start(a.LambdaHandler(register, nil))
+	serveLambda(OpenStatic(os.Getenv))(register, nil)
 }
 
 // OpenStatic opens an App without stores or core (App.Auth is nil).
@@ -65,11 +66,6 @@ func OpenStatic(getenv func(string) string) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := metrics.New(metrics.NewEMF(os.Stdout, nil))
-	return &App{
-		Config:  cfg,
-		Logger:  NewLogger(os.Stdout, cfg.LogLevel),
-		Web:     web.Options{TrustedProxies: cfg.TrustedProxies, AllowedOrigins: cfg.CORSOrigins, Metrics: m},
-		Metrics: m,
-	}, nil
+	m := lambdaMetrics()
+	return &App{Config: cfg, Logger: NewLogger(os.Stdout, cfg.LogLevel), Web: webOptions(cfg, m), Metrics: m}, nil
 }
