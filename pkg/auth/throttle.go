@@ -21,21 +21,37 @@ type ThrottlePolicy struct {
 // attempt is counted before the password is checked, in the same atomic
 // step as the lock check, so that attempts sent at the same time cannot
 // all pass a check made before any of them was counted; one that turns
-// out not to be a failure is refunded. Times are passed in, not read from
-// the store's clock, so that tests can fake them.
+// out not to be a failure is released. Times are passed in, not read from
+// the store's clock, so that tests can fake them. Each call is one round
+// trip to a single server, whatever the number of keys.
 type Throttle interface {
-	// Attempt counts one attempt for key at now unless the key is locked.
-	// wait is how long the lock still runs (then nothing was counted); 0
-	// means the attempt may go ahead. A count is forgotten once p.Window
-	// passes without an attempt. The attempt that brings the count to
-	// p.Max or beyond locks the key for min(p.BaseLock·2^(count−p.Max),
-	// p.MaxLock) and reports that lock as started; it still goes ahead.
-	Attempt(ctx context.Context, key string, p ThrottlePolicy, now time.Time) (wait, started time.Duration, err error)
-	// Refund takes back an attempt made at now that was not a failure,
-	// and lifts the lock it started (started, as Attempt returned it).
-	Refund(ctx context.Context, key string, now time.Time, started time.Duration) error
-	// Reset forgets key's attempts and lock.
-	Reset(ctx context.Context, key string) error
+	// Attempt counts one attempt at now under each of counts' keys unless
+	// one of them is locked: then it counts none of them, and wait is how
+	// long the first lock, in counts' order, still runs. Otherwise wait
+	// is 0, the attempt may go ahead, and started[i] is the lock it
+	// started under counts[i] (0 for none): the attempt that brings a
+	// key's count to its policy's Max or beyond locks the key for
+	// min(BaseLock·2^(count−Max), MaxLock), and still goes ahead. A
+	// count is forgotten once its Window passes without an attempt.
+	Attempt(ctx context.Context, now time.Time, counts ...ThrottleCount) (wait time.Duration, started []time.Duration, err error)
+	// Release gives back attempts made at now: each release takes back
+	// one attempt under its key and lifts the lock that attempt started,
+	// or, with Forget, forgets the key's attempts and lock.
+	Release(ctx context.Context, now time.Time, rs ...ThrottleRelease) error
+}
+
+// ThrottleCount is a key to count an attempt under, and its policy.
+type ThrottleCount struct {
+	Key    string
+	Policy ThrottlePolicy
+}
+
+// ThrottleRelease is an attempt given back under Key: Started is the lock
+// the attempt started there (Attempt's started); Forget clears the key.
+type ThrottleRelease struct {
+	Key     string
+	Started time.Duration
+	Forget  bool
 }
 
 // attempt is a sign-in attempt, counted against the throttle before the
@@ -52,47 +68,35 @@ type attempt struct {
 	ipLock   time.Duration
 }
 
-// counter is one of an attempt's keys, with its policy and the lock the
-// attempt started on it.
-type counter struct {
-	key    string
-	policy ThrottlePolicy
-	lock   *time.Duration
-}
-
-// counters lists a's keys in the order they are counted: the address,
-// then the pair, then the username. An attempt refused by an earlier key
-// never touches a later one, so a locked address or pair adds nothing to
-// the username's ceiling, which counts passwords actually tried.
-func (s *core) counters(a *attempt) []counter {
-	cs := make([]counter, 0, 3)
+// counts lists a's keys in the order they are counted: the address, then
+// the pair, then the username. An attempt refused by an earlier key never
+// touches a later one, so a locked address or pair adds nothing to the
+// username's ceiling, which counts passwords actually tried.
+func (s *core) counts(a attempt) []ThrottleCount {
+	cs := make([]ThrottleCount, 0, 3)
 	if a.ip != "" {
-		cs = append(cs, counter{a.ip, s.cfg.IPThrottle, &a.ipLock})
+		cs = append(cs, ThrottleCount{a.ip, s.cfg.IPThrottle})
 	}
-	return append(cs, counter{a.pair, s.cfg.UserThrottle, &a.pairLock}, counter{a.user, s.cfg.UserCeiling, &a.userLock})
+	return append(cs, ThrottleCount{a.pair, s.cfg.UserThrottle}, ThrottleCount{a.user, s.cfg.UserCeiling})
 }
 
 // beginAttempt counts an attempt against the client's address, the
-// (username, address) pair and the username's ceiling, and refuses it with
-// CodeRateLimited while any of them is locked.
+// (username, address) pair and the username's ceiling, in one round trip,
+// and refuses it with CodeRateLimited while any of them is locked.
 func (s *core) beginAttempt(ctx context.Context, now time.Time, username string) (attempt, error) {
 	ip := ipThrottleKey(ClientFromContext(ctx).IP)
 	a := attempt{now: now, user: userThrottleKey(username), pair: pairThrottleKey(username, ip), ip: ip}
-	cs := s.counters(&a)
-	for i, c := range cs {
-		wait, started, err := s.throttle.Attempt(ctx, c.key, c.policy, now)
-		if err != nil {
-			return a, err
-		}
-		if wait > 0 {
-			// No password was tried: the keys already counted get their attempt back.
-			for _, d := range cs[:i] {
-				_ = s.throttle.Refund(ctx, d.key, now, *d.lock)
-			}
-			return a, rateLimited(wait)
-		}
-		*c.lock = started
+	wait, started, err := s.throttle.Attempt(ctx, now, s.counts(a)...)
+	switch {
+	case err != nil:
+		return a, err
+	case wait > 0:
+		return a, rateLimited(wait)
 	}
+	if a.ip != "" {
+		a.ipLock, started = started[0], started[1:]
+	}
+	a.pairLock, a.userLock = started[0], started[1]
 	return a, nil
 }
 
@@ -101,31 +105,27 @@ func rateLimited(wait time.Duration) error {
 }
 
 // attemptSucceeded clears the pair's count (docs/security.md 10) and gives
-// the address and the username's ceiling their attempt back. Neither of
-// those is cleared by a success: one valid account would reset an
-// address's count for a password sprayer, and the user's own logins
-// would reset the ceiling for someone guessing from many addresses.
+// the address and the username's ceiling their attempt back, in one round
+// trip. Neither of those is cleared by a success: one valid account would
+// reset an address's count for a password sprayer, and the user's own
+// logins would reset the ceiling for someone guessing from many addresses.
 func (s *core) attemptSucceeded(ctx context.Context, a attempt) error {
-	if err := s.throttle.Reset(ctx, a.pair); err != nil {
-		return err
+	rs := []ThrottleRelease{{Key: a.pair, Forget: true}, {Key: a.user, Started: a.userLock}}
+	if a.ip != "" {
+		rs = append(rs, ThrottleRelease{Key: a.ip, Started: a.ipLock})
 	}
-	if err := s.throttle.Refund(ctx, a.user, a.now, a.userLock); err != nil {
-		return err
-	}
-	if a.ip == "" {
-		return nil
-	}
-	return s.throttle.Refund(ctx, a.ip, a.now, a.ipLock)
+	return s.throttle.Release(ctx, a.now, rs...)
 }
 
 // abandon gives an attempt back to every counter when it failed for a
 // reason that says nothing about the password (a store or an upstream
 // that cannot be reached): an outage must not lock people out.
 func (s *core) abandon(ctx context.Context, a attempt) {
-	ctx = context.WithoutCancel(ctx)
-	for _, c := range s.counters(&a) {
-		_ = s.throttle.Refund(ctx, c.key, a.now, *c.lock)
+	rs := []ThrottleRelease{{Key: a.pair, Started: a.pairLock}, {Key: a.user, Started: a.userLock}}
+	if a.ip != "" {
+		rs = append(rs, ThrottleRelease{Key: a.ip, Started: a.ipLock})
 	}
+	_ = s.throttle.Release(context.WithoutCancel(ctx), a.now, rs...)
 }
 
 // userThrottleKey counts a username without regard to case; it is hashed

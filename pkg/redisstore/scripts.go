@@ -242,46 +242,70 @@ end
 return #ARGV - 1
 `
 
-// attemptLua counts one login attempt unless the key is locked: the check
-// and the count are one step, so attempts sent at the same time cannot all
-// pass a check made before any of them was counted.
+// attemptLua counts one login attempt under each key unless one of them
+// is locked: the checks and the counts are one step, so attempts sent at
+// the same time cannot all pass a check made before any of them was
+// counted, and a key locked later in the list leaves the earlier ones
+// uncounted.
 //
-// KEYS: the throttle hash. ARGV: now, window, max, base lock, max lock (all
-// µs except max). Returns {wait, started}: the rest of a running lock (and
-// nothing counted), or 0 and the lock this attempt started (0 if none).
+// KEYS: the throttle hashes. ARGV: now, then for each key its window, max,
+// base lock and max lock (all µs except max). Returns {wait}, the rest of
+// the first running lock, with nothing counted; or {0, started...}, the
+// lock this attempt started under each key (0 if none).
 const attemptLua = `
-local now, window = tonumber(ARGV[1]), tonumber(ARGV[2])
-local max, base, maxlock = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
-local f = redis.call('HMGET', KEYS[1], 'n', 'last', 'until')
-local n, last, untl = tonumber(f[1]) or 0, tonumber(f[2]), tonumber(f[3]) or 0
-if untl > now then return {untl - now, 0} end
-if last and now - last > window then n = 0 end
-n = n + 1
-local lock = 0
-if n >= max then
-  local e = n - max
-  if e > 60 then lock = maxlock else lock = math.min(base * 2 ^ e, maxlock) end
-  lock = math.floor(lock)
-  untl = now + lock
+local now = tonumber(ARGV[1])
+local seen = {}
+for i, key in ipairs(KEYS) do
+  local f = redis.call('HMGET', key, 'n', 'last', 'until')
+  local untl = tonumber(f[3]) or 0
+  if untl > now then return {untl - now} end
+  seen[i] = f
 end
-redis.call('HSET', KEYS[1], 'n', n, 'last', ARGV[1], 'until', untl)
-local ttl = window
-if untl - now > ttl then ttl = untl - now end
-redis.call('PEXPIRE', KEYS[1], math.max(1, math.ceil(ttl / 1000)))
-return {0, lock}
+local out = {0}
+for i, key in ipairs(KEYS) do
+  local a = 2 + (i - 1) * 4
+  local window, max = tonumber(ARGV[a]), tonumber(ARGV[a + 1])
+  local base, maxlock = tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])
+  local f = seen[i]
+  local n, last, untl = tonumber(f[1]) or 0, tonumber(f[2]), tonumber(f[3]) or 0
+  if last and now - last > window then n = 0 end
+  n = n + 1
+  local lock = 0
+  if n >= max then
+    local e = n - max
+    if e > 60 then lock = maxlock else lock = math.min(base * 2 ^ e, maxlock) end
+    lock = math.floor(lock)
+    untl = now + lock
+  end
+  redis.call('HSET', key, 'n', n, 'last', ARGV[1], 'until', untl)
+  local ttl = window
+  if untl - now > ttl then ttl = untl - now end
+  redis.call('PEXPIRE', key, math.max(1, math.ceil(ttl / 1000)))
+  out[i + 1] = lock
+end
+return out
 `
 
-// refundLua takes back one attempt, and the lock it started: the lock is
-// lifted only if it is still the one that attempt set (ARGV[1], its end
-// in µs; empty when it started none).
-const refundLua = `
-local f = redis.call('HMGET', KEYS[1], 'n', 'until')
-if not f[1] then return 0 end
-local n = tonumber(f[1]) - 1
-if n < 0 then n = 0 end
-local untl = tonumber(f[2]) or 0
-if ARGV[1] ~= '' and untl == tonumber(ARGV[1]) then untl = 0 end
-redis.call('HSET', KEYS[1], 'n', n, 'until', untl)
+// releaseLua gives back one attempt under each key, and the lock it
+// started: a lock is lifted only if it is still the one that attempt set.
+// ARGV[i] says what to do with KEYS[i]: 'forget' deletes the count and
+// the lock; otherwise it is the end of the lock the attempt started, in
+// µs, or empty when it started none.
+const releaseLua = `
+for i, key in ipairs(KEYS) do
+  if ARGV[i] == 'forget' then
+    redis.call('DEL', key)
+  else
+    local f = redis.call('HMGET', key, 'n', 'until')
+    if f[1] then
+      local n = tonumber(f[1]) - 1
+      if n < 0 then n = 0 end
+      local untl = tonumber(f[2]) or 0
+      if ARGV[i] ~= '' and untl == tonumber(ARGV[i]) then untl = 0 end
+      redis.call('HSET', key, 'n', n, 'until', untl)
+    end
+  end
+end
 return 1
 `
 
@@ -304,6 +328,6 @@ var (
 	pruneScoreScript    = redis.NewScript(pruneScoreLua)
 	pruneOrphansScript  = redis.NewScript(pruneOrphansLua)
 	attemptScript       = redis.NewScript(attemptLua)
-	refundScript        = redis.NewScript(refundLua)
+	releaseScript       = redis.NewScript(releaseLua)
 	unlockScript        = redis.NewScript(unlockLua)
 )

@@ -93,6 +93,10 @@ type Store struct {
 	prefix  string
 	timeout time.Duration
 	buckets int
+	// cluster: one script may only touch keys of one slot, so work on
+	// keys of several slots (an attempt's throttle counters) takes one
+	// round trip per key instead of one in all.
+	cluster bool
 }
 
 var (
@@ -114,7 +118,8 @@ func New(c redis.UniversalClient, o Options) *Store {
 	if o.Buckets <= 0 {
 		o.Buckets = DefaultBuckets
 	}
-	return &Store{c: c, prefix: o.Prefix, timeout: o.Timeout, buckets: o.Buckets}
+	_, cluster := c.(*redis.ClusterClient)
+	return &Store{c: c, prefix: o.Prefix, timeout: o.Timeout, buckets: o.Buckets, cluster: cluster}
 }
 
 // NewClient returns a client for a redis:// or rediss:// URL. A Redis

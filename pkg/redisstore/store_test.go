@@ -424,9 +424,13 @@ func TestStoreDown(t *testing.T) {
 		{"SessionStats", func(ctx context.Context) error { _, err := s.SessionStats(ctx, base); return err }},
 		{"PruneSessions", func(ctx context.Context) error { _, err := s.PruneSessions(ctx, base); return err }},
 		{"Ping", s.Ping},
-		{"Attempt", func(ctx context.Context) error { _, _, err := s.Attempt(ctx, "a", policy, base); return err }},
-		{"Refund", func(ctx context.Context) error { return s.Refund(ctx, "a", base, time.Minute) }},
-		{"Reset", func(ctx context.Context) error { return s.Reset(ctx, "a") }},
+		{"Attempt", func(ctx context.Context) error {
+			_, _, err := s.Attempt(ctx, base, auth.ThrottleCount{Key: "a", Policy: policy}, auth.ThrottleCount{Key: "b", Policy: policy})
+			return err
+		}},
+		{"Release", func(ctx context.Context) error {
+			return s.Release(ctx, base, auth.ThrottleRelease{Key: "a", Started: time.Minute}, auth.ThrottleRelease{Key: "b", Forget: true})
+		}},
 		{"Lock", func(ctx context.Context) error { _, _, err := s.Lock(ctx, "a", time.Minute); return err }},
 	}
 	for _, tc := range tests {
