@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"authfn/pkg/auth"
@@ -65,6 +66,38 @@ func TestAuthenticatedRequestCost(t *testing.T) {
 		if c.trips.Redis() != tc.redis || c.trips.Postgres() != tc.pg {
 			t.Errorf("GET %s: %d Redis round trips and %d PostgreSQL queries, want %d and %d (%s)",
 				tc.path, c.trips.Redis(), c.trips.Postgres(), tc.redis, tc.pg, tc.description)
+		}
+	}
+}
+
+// TestLoginCost holds a password login to its round trips: one Redis
+// script counts the attempt under all three throttle keys (address, pair,
+// username ceiling) and one gives it back, two create the session (its
+// index entries, then the session itself); PostgreSQL reads the user,
+// records the login (returning the record an admin's rights are
+// confirmed against, without another read) and writes the audit event.
+func TestLoginCost(t *testing.T) {
+	c := newCounted(t)
+	c.CreateUser(t, "root", password, true)
+	c.CreateUser(t, "alice", password, false)
+	login := func(name string) {
+		t.Helper()
+		req := httptest.NewRequest("POST", "/api/auth/v2/login", strings.NewReader(`{"username":"`+name+`","password":"`+password+`"}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.RemoteAddr = "203.0.113.9:4242"
+		rec := httptest.NewRecorder()
+		c.h.ServeHTTP(rec, req)
+		if rec.Code != 200 {
+			t.Fatalf("login %s = %d %s", name, rec.Code, rec.Body)
+		}
+	}
+	login("alice") // warm up the scripts (see TestAuthenticatedRequestCost)
+	for _, name := range []string{"alice", "root"} {
+		c.trips.Reset()
+		login(name)
+		if c.trips.Redis() != 4 || c.trips.Postgres() != 3 {
+			t.Errorf("login of %s: %d Redis round trips and %d PostgreSQL queries, want 4 and 3",
+				name, c.trips.Redis(), c.trips.Postgres())
 		}
 	}
 }

@@ -77,10 +77,10 @@ type cancelAfterRecordLogin struct {
 	cancel context.CancelFunc
 }
 
-func (c *cancelAfterRecordLogin) RecordLogin(ctx context.Context, id int64, at time.Time, verified, rehash string) error {
-	err := c.Store.RecordLogin(ctx, id, at, verified, rehash)
+func (c *cancelAfterRecordLogin) RecordLogin(ctx context.Context, id int64, at time.Time, verified, rehash string) (auth.User, error) {
+	u, err := c.Store.RecordLogin(ctx, id, at, verified, rehash)
 	c.cancel()
-	return err
+	return u, err
 }
 
 // TestLoginAuditedWhenTheClientLeaves: a login that has started its

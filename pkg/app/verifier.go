@@ -85,8 +85,8 @@ func (noSQL) CountUsers(context.Context) (auth.UserCounts, error) {
 	return auth.UserCounts{}, errNoSQL()
 }
 
-func (noSQL) RecordLogin(context.Context, int64, time.Time, string, string) error {
-	return errNoSQL()
+func (noSQL) RecordLogin(context.Context, int64, time.Time, string, string) (auth.User, error) {
+	return auth.User{}, errNoSQL()
 }
 
 func (noSQL) Ping(context.Context) error { return errNoSQL() }

@@ -2,7 +2,6 @@ package auth
 
 import (
 	"context"
-	"errors"
 )
 
 // The admin flag lives in the user record (PostgreSQL) and, copied, in
@@ -47,26 +46,18 @@ func (s *core) withAdminFlag(ctx context.Context, userID int64, admin bool, u *U
 	}
 }
 
-// confirmAdmin reads the record of an admin who has just logged in again,
-// after the session (sid, created with Admin true) exists: a demotion that
-// landed while the login checked the password clears the flag of the
-// user's sessions only after its own write, so either it clears this
-// session's too, or this read sees the demotion and clears it here. It
-// returns the user as the token must describe them (the fresh record when
-// it differs). A read that fails ends
-// the session and fails the login (CodeUnavailable): the rights it would
-// carry could not be confirmed.
-func (s *core) confirmAdmin(ctx context.Context, u User, sid string) (User, error) {
+// confirmAdmin checks the record of an admin who has just logged in again,
+// cur, as the login's write (RecordLogin) left it after the session (sid,
+// created with Admin true) existed: a demotion that landed while the login
+// checked the password clears the flag of the user's sessions only after
+// its own write, so either it clears this session's too, or cur shows the
+// demotion and the flag is cleared here. It returns the user as the token
+// must describe them (the fresh record when it differs). A flag that
+// cannot be cleared ends the session and fails the login
+// (CodeUnavailable): the rights it would carry could not be confirmed.
+func (s *core) confirmAdmin(ctx context.Context, u, cur User, sid string) (User, error) {
 	if !u.IsAdmin {
 		return u, nil
-	}
-	cur, err := s.users.User(ctx, u.ID)
-	if err != nil {
-		_, _ = s.sessions.RevokeSession(context.WithoutCancel(ctx), u.ID, sid)
-		if errors.Is(err, ErrNotFound) {
-			return User{}, ErrInvalidCredentials // deleted meanwhile, as in startSession
-		}
-		return User{}, err
 	}
 	if cur.IsAdmin && cur.IsActive {
 		return u, nil

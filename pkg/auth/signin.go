@@ -173,7 +173,8 @@ func (s *Sessions) startSession(ctx context.Context, u User, now time.Time, reha
 	// password change that lands while this login hashes revokes sessions
 	// only after its own write, so either it ends this session, or this
 	// write sees the change and finds no row (ErrNotFound).
-	if err := s.users.RecordLogin(ctx, u.ID, now, u.PasswordHash, rehash); err != nil {
+	cur, err := s.users.RecordLogin(ctx, u.ID, now, u.PasswordHash, rehash)
+	if err != nil {
 		// The client never sees this session; end it rather than leave it
 		// to expire, so that a failed login leaves nothing behind.
 		_, _ = s.sessions.RevokeSession(context.WithoutCancel(ctx), u.ID, sess.ID)
@@ -182,7 +183,7 @@ func (s *Sessions) startSession(ctx context.Context, u User, now time.Time, reha
 		}
 		return TokenPair{}, err
 	}
-	if u, err = s.confirmAdmin(ctx, u, sess.ID); err != nil {
+	if u, err = s.confirmAdmin(ctx, u, cur, sess.ID); err != nil {
 		return TokenPair{}, err
 	}
 	if rehash != "" {

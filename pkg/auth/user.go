@@ -96,8 +96,9 @@ type UserStore interface {
 	// the password hash (a cost change), but only while the user is active
 	// and their hash is still verified, the one the password was checked
 	// against. A login that raced a deactivation or a password change thus
-	// finds no row. Returns ErrNotFound.
-	RecordLogin(ctx context.Context, id int64, at time.Time, verified, rehash string) error
+	// finds no row. It returns the user as the write left them: as fresh
+	// as a read after it. Returns ErrNotFound.
+	RecordLogin(ctx context.Context, id int64, at time.Time, verified, rehash string) (User, error)
 	// Ping checks that the store answers.
 	Ping(ctx context.Context) error
 }

@@ -165,7 +165,7 @@ func TestNoPreparedStatementOutlivesAQuery(t *testing.T) {
 					_, err := s.UpdateUser(ctx, u.ID, auth.UserPatch{FullName: &name, UpdatedAt: now})
 					return err
 				},
-				func() error { return s.RecordLogin(ctx, u.ID, now, "h", "") },
+				func() error { _, err := s.RecordLogin(ctx, u.ID, now, "h", ""); return err },
 				func() error { _, err := s.ListUsers(ctx, auth.UserQuery{Search: "pool", Limit: 10}); return err },
 				func() error {
 					_, err := s.UpdatePreferences(ctx, u.ID, auth.Preferences{"theme": []byte(`"dark"`)}, auth.MaxPreferenceBytes)

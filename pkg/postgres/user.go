@@ -289,18 +289,16 @@ func (s *Store) CountUsers(ctx context.Context) (auth.UserCounts, error) {
 // password hash, if the user is active and still has the verified hash;
 // updated_at is left alone, as a login is not an edit.
 // Returns ErrNotFound (CodeNotFound), CodeUnavailable.
-func (s *Store) RecordLogin(ctx context.Context, id int64, at time.Time, verified, rehash string) error {
+func (s *Store) RecordLogin(ctx context.Context, id int64, at time.Time, verified, rehash string) (auth.User, error) {
 	qctx, cancel := s.bound(ctx)
 	defer cancel()
-	tag, err := s.pool.Exec(qctx, `
+	u, err := scanUser(s.pool.QueryRow(qctx, `
 		UPDATE users SET last_login_at = $2,
 			password_hash = CASE WHEN $3 = '' THEN password_hash ELSE $3 END
-		WHERE id = $1 AND is_active AND password_hash = $4`, id, at, rehash, verified)
+		WHERE id = $1 AND is_active AND password_hash = $4
+		RETURNING `+userColumns, id, at, rehash, verified))
 	if err != nil {
-		return translate(ctx, err, "record login of user %d", id)
+		return auth.User{}, translate(ctx, err, "record login of user %d", id)
 	}
-	if tag.RowsAffected() == 0 {
-		return translate(ctx, pgx.ErrNoRows, "record login of user %d", id)
-	}
-	return nil
+	return u, nil
 }

@@ -244,20 +244,14 @@ func (s *Store) CountUsers(ctx context.Context) (auth.UserCounts, error) {
 // password hash, if the user is active and still has the verified hash;
 // updated_at is left alone, as a login is not an edit.
 // Returns ErrNotFound (CodeNotFound), CodeUnavailable.
-func (s *Store) RecordLogin(ctx context.Context, id int64, at time.Time, verified, rehash string) error {
-	res, err := s.db.ExecContext(ctx, `
+func (s *Store) RecordLogin(ctx context.Context, id int64, at time.Time, verified, rehash string) (auth.User, error) {
+	u, err := scanUser(s.db.QueryRowContext(ctx, `
 		UPDATE users SET last_login_at = ?,
 			password_hash = CASE WHEN ? = '' THEN password_hash ELSE ? END
-		WHERE id = ? AND is_active AND password_hash = ?`, micros(at), rehash, rehash, id, verified)
+		WHERE id = ? AND is_active AND password_hash = ?
+		RETURNING `+userColumns, micros(at), rehash, rehash, id, verified))
 	if err != nil {
-		return translate(ctx, err, "record login of user %d", id)
+		return auth.User{}, translate(ctx, err, "record login of user %d", id)
 	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return translate(ctx, err, "record login of user %d", id)
-	}
-	if n == 0 {
-		return translate(ctx, sql.ErrNoRows, "record login of user %d", id)
-	}
-	return nil
+	return u, nil
 }

@@ -650,7 +650,8 @@ func testRecordLogin(t *testing.T, s SQLStores) {
 	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			before := createUser(t, s, fmt.Sprintf("login%d", i), false)
-			if err := s.RecordLogin(t.Context(), before.ID, at, before.PasswordHash, tc.rehash); err != nil {
+			recorded, err := s.RecordLogin(t.Context(), before.ID, at, before.PasswordHash, tc.rehash)
+			if err != nil {
 				t.Fatalf("RecordLogin error = %v", err)
 			}
 			got, err := s.User(t.Context(), before.ID)
@@ -665,25 +666,28 @@ func testRecordLogin(t *testing.T, s SQLStores) {
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("user after RecordLogin (-want +got):\n%s", diff)
 			}
+			if diff := cmp.Diff(got, recorded); diff != "" {
+				t.Errorf("RecordLogin's user differs from the stored one (-stored +returned):\n%s", diff)
+			}
 			if got.LastLoginAt != nil && got.LastLoginAt.Location() != time.UTC {
 				t.Errorf("LastLoginAt location = %v, want UTC", got.LastLoginAt.Location())
 			}
 		})
 	}
-	if err := s.RecordLogin(t.Context(), 1_000_000, at, "", ""); !errors.Is(err, auth.ErrNotFound) {
+	if _, err := s.RecordLogin(t.Context(), 1_000_000, at, "", ""); !errors.Is(err, auth.ErrNotFound) {
 		t.Errorf("RecordLogin(unknown) error = %v, want ErrNotFound", err)
 	}
 	// A login that raced a password change or a deactivation finds no row
 	// and changes nothing.
 	raced := createUser(t, s, "raced", false)
-	if err := s.RecordLogin(t.Context(), raced.ID, at, "$2a$04$not-the-current-hash", ""); !errors.Is(err, auth.ErrNotFound) {
+	if _, err := s.RecordLogin(t.Context(), raced.ID, at, "$2a$04$not-the-current-hash", ""); !errors.Is(err, auth.ErrNotFound) {
 		t.Errorf("RecordLogin with a stale hash: error = %v, want ErrNotFound", err)
 	}
 	off := false
 	if _, err := s.UpdateUser(t.Context(), raced.ID, auth.UserPatch{IsActive: &off, UpdatedAt: at}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.RecordLogin(t.Context(), raced.ID, at, raced.PasswordHash, "$2a$13$rehashed"); !errors.Is(err, auth.ErrNotFound) {
+	if _, err := s.RecordLogin(t.Context(), raced.ID, at, raced.PasswordHash, "$2a$13$rehashed"); !errors.Is(err, auth.ErrNotFound) {
 		t.Errorf("RecordLogin of a deactivated user: error = %v, want ErrNotFound", err)
 	}
 	got, err := s.User(t.Context(), raced.ID)
@@ -744,7 +748,7 @@ func testCountUsers(t *testing.T, s SQLStores) {
 	if _, err := s.UpdateUser(ctx, bob.ID, auth.UserPatch{IsAdmin: new(true), IsActive: new(true), FullName: new("Bob B"), UpdatedAt: baseTime()}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.RecordLogin(ctx, carol.ID, baseTime(), carol.PasswordHash, ""); err != nil {
+	if _, err := s.RecordLogin(ctx, carol.ID, baseTime(), carol.PasswordHash, ""); err != nil {
 		t.Fatal(err)
 	}
 	check("nothing counted changed", auth.UserCounts{Total: 3, Active: 3, Admins: 2})
