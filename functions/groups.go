@@ -92,16 +92,3 @@ func Routes(a *app.App) []string {
 	RegisterAll(rr, a)
 	return rr.Patterns
 }
-
-// Serve is the whole main of the named group's Lambda function (see
-// app.ServeLambda). It never returns.
-func Serve(function string) {
-	g, ok := Lookup(function)
-	if !ok {
-		panic("functions: no group is served by " + function)
-	}
-	if g.Static {
-		app.ServeStaticLambda(g.Register)
-	}
-	app.ServeLambda(g.Register, g.Scheduled)
-}

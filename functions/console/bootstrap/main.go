@@ -1,6 +1,6 @@
 // Command bootstrap is the console's AWS Lambda function: wiring only.
 package main
 
-import "authfn/functions"
+import "authfn/functions/lambdamain"
 
-func main() { functions.Serve("ConsoleFunction") }
+func main() { lambdamain.Serve("ConsoleFunction") }

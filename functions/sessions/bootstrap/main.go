@@ -1,6 +1,6 @@
 // Command bootstrap is the sessions group's AWS Lambda function: wiring only.
 package main
 
-import "authfn/functions"
+import "authfn/functions/lambdamain"
 
-func main() { functions.Serve("SessionsFunction") }
+func main() { lambdamain.Serve("SessionsFunction") }
