@@ -68,16 +68,25 @@ type attempt struct {
 	ipLock   time.Duration
 }
 
-// counts lists a's keys in the order they are counted: the address, then
-// the pair, then the username. An attempt refused by an earlier key never
-// touches a later one, so a locked address or pair adds nothing to the
-// username's ceiling, which counts passwords actually tried.
-func (s *core) counts(a attempt) []ThrottleCount {
-	cs := make([]ThrottleCount, 0, 3)
+// counter is one of an attempt's keys, with its policy and the lock the
+// attempt started under it.
+type counter struct {
+	key    string
+	policy ThrottlePolicy
+	lock   *time.Duration
+}
+
+// counters lists a's keys in the order they are checked: the address
+// (when known), then the pair, then the username's ceiling. The throttle
+// counts an attempt under all of them or, when one is locked, under none,
+// so a locked address or pair adds nothing to the ceiling, which counts
+// passwords actually tried.
+func (s *core) counters(a *attempt) []counter {
+	cs := make([]counter, 0, 3)
 	if a.ip != "" {
-		cs = append(cs, ThrottleCount{a.ip, s.cfg.IPThrottle})
+		cs = append(cs, counter{a.ip, s.cfg.IPThrottle, &a.ipLock})
 	}
-	return append(cs, ThrottleCount{a.pair, s.cfg.UserThrottle}, ThrottleCount{a.user, s.cfg.UserCeiling})
+	return append(cs, counter{a.pair, s.cfg.UserThrottle, &a.pairLock}, counter{a.user, s.cfg.UserCeiling, &a.userLock})
 }
 
 // beginAttempt counts an attempt against the client's address, the
@@ -86,18 +95,33 @@ func (s *core) counts(a attempt) []ThrottleCount {
 func (s *core) beginAttempt(ctx context.Context, now time.Time, username string) (attempt, error) {
 	ip := ipThrottleKey(ClientFromContext(ctx).IP)
 	a := attempt{now: now, user: userThrottleKey(username), pair: pairThrottleKey(username, ip), ip: ip}
-	wait, started, err := s.throttle.Attempt(ctx, now, s.counts(a)...)
+	cs := s.counters(&a)
+	counts := make([]ThrottleCount, len(cs))
+	for i, c := range cs {
+		counts[i] = ThrottleCount{Key: c.key, Policy: c.policy}
+	}
+	wait, started, err := s.throttle.Attempt(ctx, now, counts...)
 	switch {
 	case err != nil:
 		return a, err
 	case wait > 0:
 		return a, rateLimited(wait)
 	}
-	if a.ip != "" {
-		a.ipLock, started = started[0], started[1:]
+	for i, c := range cs {
+		*c.lock = started[i]
 	}
-	a.pairLock, a.userLock = started[0], started[1]
 	return a, nil
+}
+
+// release gives a's attempt back under every key, in one round trip; the
+// pair is forgotten instead when forgetPair is set.
+func (s *core) release(ctx context.Context, a attempt, forgetPair bool) error {
+	cs := s.counters(&a)
+	rs := make([]ThrottleRelease, len(cs))
+	for i, c := range cs {
+		rs[i] = ThrottleRelease{Key: c.key, Started: *c.lock, Forget: forgetPair && c.key == a.pair}
+	}
+	return s.throttle.Release(ctx, a.now, rs...)
 }
 
 func rateLimited(wait time.Duration) error {
@@ -110,22 +134,14 @@ func rateLimited(wait time.Duration) error {
 // reset an address's count for a password sprayer, and the user's own
 // logins would reset the ceiling for someone guessing from many addresses.
 func (s *core) attemptSucceeded(ctx context.Context, a attempt) error {
-	rs := []ThrottleRelease{{Key: a.pair, Forget: true}, {Key: a.user, Started: a.userLock}}
-	if a.ip != "" {
-		rs = append(rs, ThrottleRelease{Key: a.ip, Started: a.ipLock})
-	}
-	return s.throttle.Release(ctx, a.now, rs...)
+	return s.release(ctx, a, true)
 }
 
 // abandon gives an attempt back to every counter when it failed for a
 // reason that says nothing about the password (a store or an upstream
 // that cannot be reached): an outage must not lock people out.
 func (s *core) abandon(ctx context.Context, a attempt) {
-	rs := []ThrottleRelease{{Key: a.pair, Started: a.pairLock}, {Key: a.user, Started: a.userLock}}
-	if a.ip != "" {
-		rs = append(rs, ThrottleRelease{Key: a.ip, Started: a.ipLock})
-	}
-	_ = s.throttle.Release(context.WithoutCancel(ctx), a.now, rs...)
+	_ = s.release(context.WithoutCancel(ctx), a, false)
 }
 
 // userThrottleKey counts a username without regard to case; it is hashed
